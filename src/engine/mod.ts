@@ -1,0 +1,7 @@
+/** Public surface of the training engine. */
+export * from "./spec.ts";
+export * from "./types.ts";
+export { train, type TrainOptions } from "./trainer.ts";
+export { initBackend, type BackendName } from "./backend.ts";
+export { MemoryCoefficientStore } from "./coefficient_store.ts";
+export { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";

@@ -1,0 +1,209 @@
+/**
+ * The job spec: one zod schema shared by the CLI, the engine and the HTTP API,
+ * so that what the API accepts is exactly what the engine can train.
+ */
+import { z } from "zod";
+
+/** Activations a layer may use; `linear` is the identity. */
+export const ACTIVATIONS = ["relu", "tanh", "linear"] as const;
+/** Optimizer names the engine implements. */
+export const OPTIMIZER_NAMES = ["sgd", "adamw", "ngd", "fngd", "kfac"] as const;
+
+const positiveInt = (name: string, max: number) =>
+  z.int({ error: `${name} must be an integer` }).min(1, {
+    error: (i) => `${name} must be between 1 and ${max}, got ${i.input}`,
+  }).max(max, {
+    error: (i) => `${name} must be between 1 and ${max}, got ${i.input}`,
+  });
+
+const kernelSize = z.union([
+  positiveInt("kernel_size", 15),
+  z.tuple([positiveInt("kernel_size", 15), positiveInt("kernel_size", 15)]),
+]);
+
+/** A fully connected layer: `y = act(x W + b)`. */
+export const DenseLayerSpec = z.strictObject({
+  type: z.literal("dense"),
+  units: positiveInt("units", 8192),
+  activation: z.enum(ACTIVATIONS).default("linear"),
+});
+
+/** A 2-D convolution over NHWC input. */
+export const Conv2dLayerSpec = z.strictObject({
+  type: z.literal("conv2d"),
+  filters: positiveInt("filters", 1024),
+  kernel_size: kernelSize,
+  strides: z.union([
+    positiveInt("strides", 8),
+    z.tuple([positiveInt("strides", 8), positiveInt("strides", 8)]),
+  ]).default(1),
+  padding: z.enum(["valid", "same"]).default("valid"),
+  activation: z.enum(ACTIVATIONS).default("linear"),
+});
+
+/** Max pooling; `strides` defaults to `pool_size`. */
+export const MaxPool2dLayerSpec = z.strictObject({
+  type: z.literal("max_pool2d"),
+  pool_size: kernelSize.default(2),
+  strides: z.union([
+    positiveInt("strides", 8),
+    z.tuple([positiveInt("strides", 8), positiveInt("strides", 8)]),
+  ]).optional(),
+  padding: z.enum(["valid", "same"]).default("valid"),
+});
+
+/** Flattens NHWC feature maps into vectors. */
+export const FlattenLayerSpec = z.strictObject({ type: z.literal("flatten") });
+
+/** Any layer, discriminated by `type`. */
+export const LayerSpec = z.discriminatedUnion("type", [
+  DenseLayerSpec,
+  Conv2dLayerSpec,
+  MaxPool2dLayerSpec,
+  FlattenLayerSpec,
+]);
+
+/** A sequential classifier; the last layer's outputs are logits. */
+export const ModelSpec = z.strictObject({
+  input_shape: z.array(positiveInt("input_shape", 4096)).min(1).max(3),
+  layers: z.array(LayerSpec).min(1).max(64),
+  init: z.enum(["he", "glorot"]).optional().describe(
+    "weight initialisation; default he for relu layers, glorot otherwise",
+  ),
+});
+
+const lr = z.number().positive().max(100).default(0.1);
+const weightDecay = z.number().min(0).max(1).default(0);
+
+/** Plain SGD with optional (Nesterov) momentum. */
+export const SgdSpec = z.strictObject({
+  name: z.literal("sgd"),
+  lr,
+  momentum: z.number().min(0).max(0.999).default(0.9),
+  nesterov: z.boolean().default(false),
+  weight_decay: weightDecay,
+});
+
+/** Adam with decoupled weight decay. */
+export const AdamwSpec = z.strictObject({
+  name: z.literal("adamw"),
+  lr: z.number().positive().max(10).default(0.001),
+  beta1: z.number().min(0).max(0.9999).default(0.9),
+  beta2: z.number().min(0).max(0.99999).default(0.999),
+  epsilon: z.number().positive().default(1e-8),
+  weight_decay: z.number().min(0).max(1).default(0.01),
+});
+
+const smwFields = {
+  lr,
+  momentum: z.number().min(0).max(0.999).default(0.9),
+  nesterov: z.boolean().default(false),
+  weight_decay: weightDecay,
+  damping: z.number().positive().max(1e12).default(1.0).describe(
+    "alpha in lambda = alpha * ||K||_F / M; large behaves like SGD, small like NGD",
+  ),
+};
+
+/** Exact SMW natural gradient, re-solved at every step. */
+export const NgdSpec = z.strictObject({ name: z.literal("ngd"), ...smwFields });
+
+/** Inverse-free fast natural gradient: coefficients solved in epoch 1, reused after. */
+export const FngdSpec = z.strictObject({
+  name: z.literal("fngd"),
+  ...smwFields,
+  refresh_every: z.int().min(1).max(1000).optional().describe(
+    "recompute coefficients every k epochs; default never (as in the paper)",
+  ),
+});
+
+/** K-FAC with running-average Kronecker factors. */
+export const KfacSpec = z.strictObject({
+  name: z.literal("kfac"),
+  lr: z.number().positive().max(100).default(0.01),
+  momentum: z.number().min(0).max(0.999).default(0.9),
+  weight_decay: weightDecay,
+  damping: z.number().positive().max(1e6).default(0.001),
+  factor_decay: z.number().min(0).max(0.9999).default(0.95),
+  inv_every: z.int().min(1).max(10000).default(20),
+});
+
+/** Any optimizer, discriminated by `name`. */
+export const OptimizerSpec = z.discriminatedUnion("name", [
+  SgdSpec,
+  AdamwSpec,
+  NgdSpec,
+  FngdSpec,
+  KfacSpec,
+]);
+
+/** Seeded synthetic classification data (vectors or images). */
+export const SyntheticDatasetSpec = z.strictObject({
+  name: z.literal("synthetic"),
+  samples: z.int().min(2).max(1_000_000).default(4096),
+  features: z.int().min(1).max(100_000).optional(),
+  shape: z.array(z.int().min(1).max(4096)).min(1).max(3).optional(),
+  classes: z.int().min(2).max(1000).default(10),
+  seed: z.int().default(1),
+  test_samples: z.int().min(0).max(1_000_000).default(0),
+}).refine((d) => !(d.features !== undefined && d.shape !== undefined), {
+  message: "give either features or shape, not both",
+  path: ["shape"],
+});
+
+/** A named IDX dataset found in the data directory. */
+export const NamedDatasetSpec = z.strictObject({
+  name: z.enum(["fashion-mnist", "mnist"]),
+  limit: z.int().min(1).optional().describe("use only the first N training samples"),
+});
+
+/** CLI only: a numeric CSV with a header row. */
+export const CsvDatasetSpec = z.strictObject({
+  format: z.literal("csv"),
+  path: z.string().min(1),
+  label_column: z.string().min(1).default("label"),
+  shape: z.array(z.int().min(1)).min(1).max(3).optional(),
+});
+
+/** CLI only: IDX image and label files (raw or gzipped). */
+export const IdxDatasetSpec = z.strictObject({
+  format: z.literal("idx"),
+  images: z.string().min(1),
+  labels: z.string().min(1),
+  test_images: z.string().min(1).optional(),
+  test_labels: z.string().min(1).optional(),
+});
+
+/** API only: a dataset uploaded through POST /v1/datasets. */
+export const UploadedDatasetSpec = z.strictObject({ id: z.string().min(1) });
+
+/** Every dataset form; which forms a caller accepts is the caller's choice. */
+export const DatasetSpec = z.union([
+  SyntheticDatasetSpec,
+  NamedDatasetSpec,
+  CsvDatasetSpec,
+  IdxDatasetSpec,
+  UploadedDatasetSpec,
+]);
+
+/** A whole training job, as the CLI config and the API body. */
+export const JobSpec = z.strictObject({
+  model: ModelSpec,
+  dataset: DatasetSpec,
+  optimizer: OptimizerSpec,
+  epochs: positiveInt("epochs", 1000).default(10),
+  batch_size: positiveInt("batch_size", 4096).default(128),
+  seed: z.int().default(42),
+  validation_split: z.number().min(0).max(0.9).default(0.1),
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+
+/** The validated spec, defaults filled in. */
+export type JobSpec = z.infer<typeof JobSpec>;
+/** The spec as a client may write it, defaults optional. */
+export type JobSpecInput = z.input<typeof JobSpec>;
+export type ModelSpec = z.infer<typeof ModelSpec>;
+export type LayerSpec = z.infer<typeof LayerSpec>;
+export type OptimizerSpec = z.infer<typeof OptimizerSpec>;
+export type DatasetSpec = z.infer<typeof DatasetSpec>;
+export type Activation = (typeof ACTIVATIONS)[number];
+export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];

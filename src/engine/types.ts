@@ -1,0 +1,141 @@
+/**
+ * The engine's contracts with the outside world: datasets in, events and
+ * checkpoints out, coefficients through a store. No HTTP, SQL or env here.
+ */
+
+/** Error codes the engine raises; callers map them to HTTP statuses or exit codes. */
+export type EngineErrorCode =
+  | "invalid_spec"
+  | "invalid_data"
+  | "data_not_found"
+  | "backend_unavailable"
+  | "diverged"
+  | "non_finite_coefficients"
+  | "cancelled"
+  | "invalid_checkpoint";
+
+/** The one error class of the engine; `code` says what went wrong. */
+export class EngineError extends Error {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "EngineError";
+  }
+}
+
+/** An in-memory classification dataset; samples are row-major float32. */
+export interface Dataset {
+  /** Features, `samples * prod(sampleShape)` values. */
+  x: Float32Array;
+  /** Class labels in `[0, classes)`. */
+  y: Int32Array;
+  /** Shape of one sample, e.g. `[784]` or `[28, 28, 1]`. */
+  sampleShape: number[];
+  classes: number;
+  /** The official test split, when the dataset has one. */
+  test?: { x: Float32Array; y: Int32Array };
+}
+
+/** Training phase: FNGD's epoch 1 is `inversion`, later epochs `inverse_free`; others `train`. */
+export type Phase = "inversion" | "inverse_free" | "train";
+
+/** Per-(batch, layer) FNGD coefficient cache. The worker backs it with Postgres. */
+export interface CoefficientStore {
+  /** The coefficients of one batch and layer, or undefined when not cached. */
+  get(batch: number, layer: number): Promise<Float32Array | undefined>;
+  /** Records coefficients; `damping` is the lambda actually used. */
+  put(
+    batch: number,
+    layer: number,
+    coefficients: Float32Array,
+    damping: number,
+  ): Promise<void>;
+  /** Makes every earlier `put` durable; called before each checkpoint. */
+  flush(): Promise<void>;
+}
+
+/** A float32 tensor by name, as stored in checkpoints. */
+export interface NamedArray {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Counters that prove the inverse-free property. */
+export interface Counters {
+  steps: number;
+  gram_computations: number;
+  solves: number;
+  jitter_retries: number;
+}
+
+/** Everything needed to continue training after `epoch` as if never stopped. */
+export interface Checkpoint {
+  /** Last completed epoch (1-based). */
+  epoch: number;
+  seed: number;
+  weights: Record<string, NamedArray>;
+  optimizer_state: Record<string, NamedArray>;
+  counters: Counters;
+  seconds_by_phase: Partial<Record<Phase, number>>;
+  /** Optimizer scalar state, e.g. Adam's step count. */
+  scalars: Record<string, number>;
+}
+
+export interface StepEventData {
+  epoch: number;
+  step: number;
+  steps: number;
+  loss: number;
+  phase: Phase;
+}
+
+export interface EpochEventData {
+  epoch: number;
+  phase: Phase;
+  steps: number;
+  seconds: number;
+  train_loss: number;
+  val_loss: number | null;
+  val_accuracy: number | null;
+}
+
+export interface CoefficientLayerSummary {
+  layer: number;
+  batches: number;
+  mean: number;
+  min: number;
+  max: number;
+  damping: number;
+}
+
+export interface FinalMetrics {
+  train_loss: number;
+  val_loss: number | null;
+  val_accuracy: number | null;
+  test_accuracy?: number;
+}
+
+/** The `data` of the final `result` event. */
+export interface TrainResult {
+  final: FinalMetrics;
+  counters: Counters;
+  seconds_by_phase: Partial<Record<Phase, number>>;
+}
+
+/** Events the trainer emits, shaped as DESIGN.md's "Exact shapes". */
+export type EngineEvent =
+  | { type: "step"; data: StepEventData }
+  | { type: "epoch"; data: EpochEventData }
+  | { type: "coefficients"; data: { layers: CoefficientLayerSummary[] } }
+  | { type: "checkpoint"; data: { epoch: number } }
+  | {
+    type: "log";
+    data: { level: "info" | "warn"; message: string; [k: string]: unknown };
+  }
+  | { type: "result"; data: TrainResult };
+
+/** Callback through which progress leaves the engine. */
+export type EventSink = (event: EngineEvent) => void | Promise<void>;
