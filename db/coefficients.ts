@@ -1,0 +1,154 @@
+/** The FNGD coefficient cache: one float32 vector per (job, batch, layer). */
+import { and, asc, eq, sql } from "drizzle-orm";
+import type { Queryable } from "./client.ts";
+import { bytesToFloat32, float32ToBytes } from "./_bytes.ts";
+import { fngdCoefficients } from "./schema.ts";
+
+/** One vector to store. */
+export interface CoefficientInput {
+  batch: number;
+  layer: number;
+  coefficients: Float32Array;
+  /** The damping lambda actually used. */
+  damping: number;
+}
+
+/** Per-layer summary, shaped like the `coefficients` event's data. */
+export interface CoefficientLayerSummary {
+  layer: number;
+  batches: number;
+  mean: number;
+  min: number;
+  max: number;
+  /** Mean damping over the layer's batches. */
+  damping: number;
+}
+
+/** Rows per INSERT: 5 parameters each stays far below Postgres' 65535 limit. */
+const CHUNK = 500;
+
+/**
+ * Stores vectors in multi-row INSERTs. A re-put (FNGD `refresh_every`, or an
+ * epoch 1 re-run after a crash) overwrites the earlier vector.
+ */
+export async function putCoefficients(
+  db: Queryable,
+  jobId: string,
+  rows: CoefficientInput[],
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    await db.insert(fngdCoefficients).values(
+      rows.slice(i, i + CHUNK).map((r) => ({
+        jobId,
+        batchIndex: r.batch,
+        layerIndex: r.layer,
+        coefficients: float32ToBytes(r.coefficients),
+        damping: r.damping,
+      })),
+    ).onConflictDoUpdate({
+      target: [
+        fngdCoefficients.jobId,
+        fngdCoefficients.batchIndex,
+        fngdCoefficients.layerIndex,
+      ],
+      set: {
+        coefficients: sql`excluded.coefficients`,
+        damping: sql`excluded.damping`,
+        createdAt: sql`now()`,
+      },
+    });
+  }
+}
+
+/** Key of {@link loadCoefficients}' map. */
+export function coefficientKey(batch: number, layer: number): string {
+  return `${batch}:${layer}`;
+}
+
+/** Every vector of `jobId`, keyed `"batch:layer"`. */
+export async function loadCoefficients(
+  db: Queryable,
+  jobId: string,
+): Promise<Map<string, Float32Array>> {
+  const rows = await db.select({
+    batch: fngdCoefficients.batchIndex,
+    layer: fngdCoefficients.layerIndex,
+    coefficients: fngdCoefficients.coefficients,
+  }).from(fngdCoefficients).where(eq(fngdCoefficients.jobId, jobId));
+  return new Map(
+    rows.map((r) => [
+      coefficientKey(r.batch, r.layer),
+      bytesToFloat32(r.coefficients),
+    ]),
+  );
+}
+
+/** One raw vector, or undefined. */
+export async function getCoefficientVector(
+  db: Queryable,
+  jobId: string,
+  batch: number,
+  layer: number,
+): Promise<Float32Array | undefined> {
+  const [row] = await db.select({ c: fngdCoefficients.coefficients })
+    .from(fngdCoefficients).where(and(
+      eq(fngdCoefficients.jobId, jobId),
+      eq(fngdCoefficients.batchIndex, batch),
+      eq(fngdCoefficients.layerIndex, layer),
+    ));
+  return row ? bytesToFloat32(row.c) : undefined;
+}
+
+/**
+ * Mean, min and max over every value of each layer's vectors. SQL cannot
+ * read float32 bytea, so the values are decoded here, one layer's rows at a
+ * time in batch order.
+ */
+export async function summarizeCoefficients(
+  db: Queryable,
+  jobId: string,
+): Promise<{ layers: CoefficientLayerSummary[] }> {
+  const rows = await db.select({
+    layer: fngdCoefficients.layerIndex,
+    coefficients: fngdCoefficients.coefficients,
+    damping: fngdCoefficients.damping,
+  }).from(fngdCoefficients).where(eq(fngdCoefficients.jobId, jobId))
+    .orderBy(
+      asc(fngdCoefficients.layerIndex),
+      asc(fngdCoefficients.batchIndex),
+    );
+  const byLayer = new Map<
+    number,
+    {
+      batches: number;
+      n: number;
+      sum: number;
+      min: number;
+      max: number;
+      damping: number;
+    }
+  >();
+  for (const r of rows) {
+    const acc = byLayer.get(r.layer) ??
+      { batches: 0, n: 0, sum: 0, min: Infinity, max: -Infinity, damping: 0 };
+    for (const v of bytesToFloat32(r.coefficients)) {
+      acc.sum += v;
+      if (v < acc.min) acc.min = v;
+      if (v > acc.max) acc.max = v;
+    }
+    acc.n += r.coefficients.byteLength / 4;
+    acc.batches += 1;
+    acc.damping += r.damping;
+    byLayer.set(r.layer, acc);
+  }
+  return {
+    layers: [...byLayer].map(([layer, a]) => ({
+      layer,
+      batches: a.batches,
+      mean: a.n > 0 ? a.sum / a.n : 0,
+      min: a.n > 0 ? a.min : 0,
+      max: a.n > 0 ? a.max : 0,
+      damping: a.damping / a.batches,
+    })),
+  };
+}

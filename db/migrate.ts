@@ -1,0 +1,39 @@
+/** Applies migrations/ with drizzle's programmatic migrator, and checks they are applied. */
+import { sql } from "drizzle-orm";
+import { readMigrationFiles } from "drizzle-orm/migrator";
+import { migrate } from "drizzle-orm/postgres-js/migrator";
+import { fileURLToPath } from "node:url";
+import type { Db } from "./client.ts";
+
+/** migrations/ beside db/, whatever the working directory. */
+const MIGRATIONS_FOLDER = fileURLToPath(
+  new URL("../migrations", import.meta.url),
+);
+
+/** Brings the schema up to date; safe to run on every start. */
+export async function migrateDb(db: Db): Promise<void> {
+  await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+}
+
+let latestMillis: number | undefined;
+
+/**
+ * True when the database answers and its newest applied migration is the
+ * newest one in migrations/. Never throws.
+ */
+export async function checkReady(db: Db): Promise<boolean> {
+  try {
+    latestMillis ??= Math.max(
+      ...readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).map((m) =>
+        m.folderMillis
+      ),
+    );
+    const rows = await db.execute<{ applied: string | null }>(sql`
+      select max(created_at)::text as applied from drizzle.__drizzle_migrations`);
+    const applied = rows[0]?.applied;
+    return applied !== null && applied !== undefined &&
+      Number(applied) >= latestMillis;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The database layer: schema, client, migrations and every query. Each query
+ * is a function taking the db handle (or a transaction) first.
+ */
+export {
+  closeDb,
+  createDb,
+  type CreateDbOptions,
+  type Db,
+  type Queryable,
+} from "./client.ts";
+export { checkReady, migrateDb } from "./migrate.ts";
+export {
+  isTerminalStatus,
+  JOB_STATUSES,
+  type JobStatus,
+  LEASED_STATUSES,
+  TERMINAL_STATUSES,
+  type TerminalStatus,
+} from "./job_status.ts";
+export { DATASET_FORMATS, type DatasetFormat } from "./dataset_format.ts";
+export * from "./schema.ts";
+export { JOB_EVENTS_CHANNEL, JOBS_CHANNEL, listen, notify } from "./notify.ts";
+export { createJob, type NewJob } from "./create_job.ts";
+export { getJob } from "./get_job.ts";
+export { listJobs, type ListJobsOptions } from "./list_jobs.ts";
+export { requestCancel } from "./request_cancel.ts";
+export { appendJobEvent } from "./append_job_event.ts";
+export { listJobEvents } from "./list_job_events.ts";
+export {
+  getLatestEpochMetric,
+  listEpochMetrics,
+  type NewEpochMetric,
+  recordEpochMetric,
+} from "./epoch_metrics.ts";
+export {
+  type CoefficientInput,
+  coefficientKey,
+  type CoefficientLayerSummary,
+  getCoefficientVector,
+  loadCoefficients,
+  putCoefficients,
+  summarizeCoefficients,
+} from "./coefficients.ts";
+export { getLatestCheckpoint, saveCheckpoint } from "./checkpoints.ts";
+export {
+  createDataset,
+  type DatasetSummary,
+  getDataset,
+  listDatasets,
+  type NewDataset,
+} from "./datasets.ts";
+export { claimNextJob } from "./claim_next_job.ts";
+export { reapExpiredJobs } from "./reap_expired_jobs.ts";
+export { heartbeatJob, updateJobProgress } from "./heartbeat_job.ts";
+export {
+  completeJob,
+  failJob,
+  markCancelled,
+  releaseJob,
+} from "./finish_job.ts";

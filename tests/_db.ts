@@ -1,0 +1,58 @@
+/**
+ * A database of its own for each test: a fresh `fngd_test_<random>` database
+ * on the DATABASE_URL server when it is set, otherwise a fresh in-memory
+ * PGlite served on loopback. Migrated, and dropped on close.
+ */
+import postgres from "postgres";
+import { closeDb, createDb, type Db, migrateDb } from "../db/mod.ts";
+import { startEmbeddedDb } from "../src/embedded_db.ts";
+
+/** A migrated, private database. */
+export interface TestDb {
+  /** URL other connections and subprocesses can use. */
+  url: string;
+  /** A pooled handle on it. */
+  db: Db;
+  /** True when this is embedded PGlite (NOTIFY is not cross-connection). */
+  embedded: boolean;
+  /** Closes `db` and drops the database. */
+  close(): Promise<void>;
+}
+
+/** Creates, migrates and returns a private test database. */
+export async function createTestDb(
+  opts: { max?: number } = {},
+): Promise<TestDb> {
+  const serverUrl = Deno.env.get("DATABASE_URL");
+  if (!serverUrl) {
+    const embedded = await startEmbeddedDb();
+    const db = createDb(embedded.url, opts);
+    await migrateDb(db);
+    return {
+      url: embedded.url,
+      db,
+      embedded: true,
+      async close() {
+        await closeDb(db);
+        await embedded.stop();
+      },
+    };
+  }
+  const name = `fngd_test_${crypto.randomUUID().replaceAll("-", "")}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin`create database ${admin(name)}`;
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const db = createDb(url.toString(), opts);
+  await migrateDb(db);
+  return {
+    url: url.toString(),
+    db,
+    embedded: false,
+    async close() {
+      await closeDb(db);
+      await admin`drop database if exists ${admin(name)} with (force)`;
+      await admin.end();
+    },
+  };
+}
