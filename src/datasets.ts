@@ -46,28 +46,24 @@ const IDX_FILES = {
  * @throws {EngineError} `data_not_found` when files are missing, `invalid_data`
  * when they are corrupt, `invalid_spec` for uploaded (`id`) datasets.
  */
-export function resolveDataset(
+export async function resolveDataset(
   spec: DatasetSpec,
   opts: ResolveDatasetOptions = {},
 ): Promise<Dataset> {
   if ("id" in spec) {
-    return Promise.reject(
-      new EngineError(
-        "invalid_spec",
-        `dataset {"id": "${spec.id}"} is an uploaded dataset, which only the HTTP API can resolve; ` +
-          `use a synthetic, named, csv or idx dataset here`,
-      ),
+    throw new EngineError(
+      "invalid_spec",
+      `dataset {"id": "${spec.id}"} is an uploaded dataset, which only the HTTP API can resolve; ` +
+        `use a synthetic, named, csv or idx dataset here`,
     );
   }
   if ("format" in spec) {
     return spec.format === "csv"
-      ? loadCsv(spec, opts)
-      : loadIdxFiles(spec, opts);
+      ? await loadCsv(spec, opts)
+      : await loadIdxFiles(spec, opts);
   }
-  if (spec.name === "synthetic") {
-    return Promise.resolve(makeSyntheticDataset(spec));
-  }
-  return loadNamed(spec, opts);
+  if (spec.name === "synthetic") return makeSyntheticDataset(spec);
+  return await loadNamed(spec, opts);
 }
 
 function relativeTo(opts: ResolveDatasetOptions, path: string): string {

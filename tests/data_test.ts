@@ -791,6 +791,9 @@ Deno.test({
     const counts = new Array(10).fill(0);
     for (const c of d.y) counts[c]++;
     assert.ok(counts.every((n) => n === 6000), String(counts));
+    const testCounts = new Array(10).fill(0);
+    for (const c of d.test!.y) testCounts[c]++;
+    assert.ok(testCounts.every((n) => n === 1000), String(testCounts));
     let lo = Infinity;
     let hi = -Infinity;
     for (const v of d.x) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];

@@ -69,6 +69,53 @@ function sampleShapeFor(features: number, shape?: number[]): number[] {
   return [...shape];
 }
 
+/** Parses one cell as a float32-representable number. */
+function parseCell(cell: string, where: string): number {
+  if (!NUMBER.test(cell)) {
+    throw invalid(`${where}: expected a number, found "${cell}"`);
+  }
+  const v = Number(cell);
+  if (!Number.isFinite(Math.fround(v))) {
+    throw invalid(
+      `${where}: expected a number within float32 range, found "${cell}"`,
+    );
+  }
+  return v;
+}
+
+/** Parses data row `r` into `x` and `y`; returns its label. */
+function parseRow(
+  line: string,
+  r: number,
+  header: string[],
+  labelAt: number,
+  x: Float32Array,
+  y: Int32Array,
+): number {
+  const lineNo = r + 2;
+  const cells = splitCells(line, lineNo);
+  if (cells.length !== header.length) {
+    throw invalid(
+      `line ${lineNo}: expected ${header.length} columns, found ${cells.length}`,
+    );
+  }
+  let f = r * (header.length - 1);
+  for (let c = 0; c < cells.length; c++) {
+    const where = `line ${lineNo}, column ${c + 1} ("${header[c]}")`;
+    const v = parseCell(cells[c], where);
+    if (c !== labelAt) {
+      x[f++] = v;
+    } else if (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1) {
+      y[r] = v;
+    } else {
+      throw invalid(
+        `${where}: expected a non-negative integer label, found "${cells[c]}"`,
+      );
+    }
+  }
+  return y[r];
+}
+
 /**
  * Parses a numeric CSV with a header row into a dataset.
  * @throws {EngineError} `invalid_data` naming the line and column of an empty
@@ -98,45 +145,10 @@ export function parseCsvDataset(
   const y = new Int32Array(rows);
   let maxLabel = 0;
   for (let r = 0; r < rows; r++) {
-    const lineNo = r + 2;
-    const cells = splitCells(lines[r + 1], lineNo);
-    if (cells.length !== header.length) {
-      throw invalid(
-        `line ${lineNo}: expected ${header.length} columns, found ${cells.length}`,
-      );
-    }
-    let f = r * features;
-    for (let c = 0; c < cells.length; c++) {
-      const cell = cells[c];
-      if (!NUMBER.test(cell)) {
-        throw invalid(
-          `line ${lineNo}, column ${c + 1} ("${
-            header[c]
-          }"): expected a number, found "${cell}"`,
-        );
-      }
-      const v = Number(cell);
-      if (!Number.isFinite(Math.fround(v))) {
-        throw invalid(
-          `line ${lineNo}, column ${c + 1} ("${
-            header[c]
-          }"): expected a number within float32 range, found "${cell}"`,
-        );
-      }
-      if (c !== labelAt) {
-        x[f++] = v;
-        continue;
-      }
-      if (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1) {
-        throw invalid(
-          `line ${lineNo}, column ${c + 1} ("${
-            header[c]
-          }"): expected a non-negative integer label, found "${cell}"`,
-        );
-      }
-      y[r] = v;
-      if (v > maxLabel) maxLabel = v;
-    }
+    maxLabel = Math.max(
+      maxLabel,
+      parseRow(lines[r + 1], r, header, labelAt, x, y),
+    );
   }
   return { x, y, sampleShape, classes: Math.max(2, maxLabel + 1) };
 }
