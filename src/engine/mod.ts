@@ -2,6 +2,6 @@
 export * from "./spec.ts";
 export * from "./types.ts";
 export { train, type TrainOptions } from "./trainer.ts";
-export { initBackend, type BackendName } from "./backend.ts";
+export { type BackendName, initBackend } from "./backend.ts";
 export { MemoryCoefficientStore } from "./coefficient_store.ts";
 export { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";

@@ -153,7 +153,9 @@ export const SyntheticDatasetSpec = z.strictObject({
 /** A named IDX dataset found in the data directory. */
 export const NamedDatasetSpec = z.strictObject({
   name: z.enum(["fashion-mnist", "mnist"]),
-  limit: z.int().min(1).optional().describe("use only the first N training samples"),
+  limit: z.int().min(1).optional().describe(
+    "use only the first N training samples",
+  ),
 });
 
 /** CLI only: a numeric CSV with a header row. */

@@ -1,12 +1,34 @@
 /** The training loop: epochs, batches, phases, events, checkpoints. */
-import type {
-  Checkpoint,
-  CoefficientStore,
-  Dataset,
-  EventSink,
-  TrainResult,
+import * as tf from "@tensorflow/tfjs";
+import {
+  type Checkpoint,
+  type CoefficientStore,
+  type Counters,
+  type Dataset,
+  EngineError,
+  type EngineEvent,
+  type EventSink,
+  type NamedArray,
+  type Phase,
+  type TrainResult,
 } from "./types.ts";
 import type { JobSpec } from "./spec.ts";
+import { type LayerCapture, SequentialModel } from "./model.ts";
+import {
+  createOptimizer,
+  type Optimizer,
+  type StepContext,
+} from "./optim/mod.ts";
+import { MemoryCoefficientStore } from "./coefficient_store.ts";
+import { deriveSeed, Rng } from "./rng.ts";
+import {
+  type BatchPlan,
+  planBatches,
+  type SplitData,
+  uploadSplit,
+} from "./batches.ts";
+import { evaluate } from "./evaluate.ts";
+import { exportModel, type ModelArtifacts } from "./export.ts";
 
 /** How a caller plugs into one training run. */
 export interface TrainOptions {
@@ -16,22 +38,316 @@ export interface TrainOptions {
   onEvent?: EventSink;
   /** Persists a checkpoint; awaited at each epoch end before the `checkpoint` event. */
   onCheckpoint?: (checkpoint: Checkpoint) => Promise<void>;
+  /** Receives the trained model in TF.js layers format after the last epoch. */
+  saveModel?: (artifacts: ModelArtifacts) => Promise<void>;
   /** Checked at every step; training stops within one step with `cancelled`. */
   signal?: AbortSignal;
   /** Continue after this checkpoint's epoch. */
   resumeFrom?: Checkpoint;
   /** Minimum milliseconds between `step` events (default 500). */
   stepEventIntervalMs?: number;
+  /** Clock for seconds and throttling; tests may replace it. */
+  now?: () => number;
+}
+
+/** Seed streams: one per purpose so that changing one never shifts another. */
+export const SEED_STREAM = { init: 1, split: 2, order: 3 } as const;
+
+/** Mean softmax cross-entropy of logits against one-hot labels. */
+export function meanCrossEntropy(
+  logits: tf.Tensor2D,
+  oneHot: tf.Tensor2D,
+): tf.Scalar {
+  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1)));
 }
 
 /**
  * Trains `spec.model` on `data` with `spec.optimizer`.
  * @throws {EngineError} on invalid specs, divergence or cancellation.
  */
-export function train(
-  _spec: JobSpec,
-  _data: Dataset,
-  _options: TrainOptions = {},
+export async function train(
+  spec: JobSpec,
+  data: Dataset,
+  options: TrainOptions = {},
 ): Promise<TrainResult> {
-  throw new Error("not implemented yet");
+  const run = new TrainingRun(spec, data, options);
+  try {
+    return await run.execute();
+  } finally {
+    run.dispose();
+  }
+}
+
+class TrainingRun {
+  readonly model: SequentialModel;
+  readonly optimizer: Optimizer;
+  readonly split: SplitData;
+  readonly plan: BatchPlan;
+  readonly counters: Counters = {
+    steps: 0,
+    gram_computations: 0,
+    solves: 0,
+    jitter_retries: 0,
+  };
+  readonly seconds: Partial<Record<Phase, number>> = {};
+  readonly now: () => number;
+  #lastStepEvent = -Infinity;
+
+  constructor(
+    readonly spec: JobSpec,
+    data: Dataset,
+    readonly options: TrainOptions,
+  ) {
+    this.now = options.now ?? (() => performance.now());
+    this.model = new SequentialModel(
+      spec.model,
+      deriveSeed(spec.seed, SEED_STREAM.init),
+    );
+    try {
+      this.split = uploadSplit(
+        data,
+        spec,
+        this.model.inputShape,
+        this.model.outputUnits,
+      );
+    } catch (err) {
+      this.model.dispose();
+      throw err;
+    }
+    this.plan = planBatches(this.split.trainCount, spec.batch_size);
+    this.optimizer = createOptimizer(
+      spec.optimizer,
+      this.model.trainable,
+      options.store ?? new MemoryCoefficientStore(),
+    );
+  }
+
+  async emit(event: EngineEvent): Promise<void> {
+    await this.options.onEvent?.(event);
+  }
+
+  async execute(): Promise<TrainResult> {
+    const startEpoch = this.options.resumeFrom
+      ? this.#restore(this.options.resumeFrom) + 1
+      : 1;
+    let trainLoss = NaN;
+    let val: { loss: number | null; accuracy: number | null } = {
+      loss: null,
+      accuracy: null,
+    };
+    for (let epoch = startEpoch; epoch <= this.spec.epochs; epoch++) {
+      const phase = this.optimizer.phase(epoch);
+      const t0 = this.now();
+      trainLoss = await this.#runEpoch(epoch, phase);
+      const seconds = (this.now() - t0) / 1000;
+      this.seconds[phase] = (this.seconds[phase] ?? 0) + seconds;
+      val = this.split.val
+        ? evaluate(this.model, this.split.val.x, this.split.val.y)
+        : val;
+      await this.emit({
+        type: "epoch",
+        data: {
+          epoch,
+          phase,
+          steps: this.plan.count,
+          seconds,
+          train_loss: trainLoss,
+          val_loss: val.loss,
+          val_accuracy: val.accuracy,
+        },
+      });
+      const summary = this.optimizer.coefficientSummary(epoch);
+      if (summary) {
+        await this.emit({ type: "coefficients", data: { layers: summary } });
+      }
+      await this.optimizer.flush();
+      if (this.options.onCheckpoint) {
+        await this.options.onCheckpoint(this.#checkpoint(epoch));
+        await this.emit({ type: "checkpoint", data: { epoch } });
+      }
+    }
+    if (Number.isNaN(trainLoss) && this.split.val) {
+      // Resumed after the last epoch: report the checkpoint's model.
+      val = evaluate(this.model, this.split.val.x, this.split.val.y);
+    }
+    const result: TrainResult = {
+      final: {
+        train_loss: trainLoss,
+        val_loss: val.loss,
+        val_accuracy: val.accuracy,
+      },
+      counters: { ...this.counters },
+      seconds_by_phase: { ...this.seconds },
+    };
+    if (this.split.test) {
+      result.final.test_accuracy =
+        evaluate(this.model, this.split.test.x, this.split.test.y).accuracy ??
+          undefined;
+    }
+    if (this.options.saveModel) {
+      await this.options.saveModel(await exportModel(this.model));
+    }
+    await this.emit({ type: "result", data: result });
+    return result;
+  }
+
+  async #runEpoch(epoch: number, phase: Phase): Promise<number> {
+    const order = new Rng(deriveSeed(this.spec.seed, SEED_STREAM.order, epoch))
+      .permutation(this.plan.count);
+    let lossSum = 0;
+    let samples = 0;
+    for (let s = 0; s < order.length; s++) {
+      if (this.options.signal?.aborted) {
+        throw new EngineError(
+          "cancelled",
+          `training cancelled at epoch ${epoch}, step ${s + 1}`,
+        );
+      }
+      const batch = order[s];
+      await this.optimizer.beforeStep(epoch, batch);
+      const before = { ...this.optimizer.counters };
+      const loss = this.#step(epoch, batch);
+      await this.optimizer.afterStep();
+      this.counters.steps += 1;
+      this.counters.gram_computations +=
+        this.optimizer.counters.gram_computations - before.gram_computations;
+      this.counters.solves += this.optimizer.counters.solves - before.solves;
+      this.counters.jitter_retries += this.optimizer.counters.jitter_retries -
+        before.jitter_retries;
+      for (const e of this.optimizer.drainEvents()) await this.emit(e);
+      if (!Number.isFinite(loss)) {
+        throw new EngineError(
+          "diverged",
+          `loss became ${loss} at epoch ${epoch}, step ${
+            s + 1
+          }; lower lr or raise damping`,
+        );
+      }
+      const m = this.plan.size(batch);
+      lossSum += loss * m;
+      samples += m;
+      const t = this.now();
+      const interval = this.options.stepEventIntervalMs ?? 500;
+      if (t - this.#lastStepEvent >= interval || s === order.length - 1) {
+        this.#lastStepEvent = t;
+        await this.emit({
+          type: "step",
+          data: { epoch, step: s + 1, steps: order.length, loss, phase },
+        });
+      }
+    }
+    return lossSum / samples;
+  }
+
+  /** Forward, backward to the probes, precondition, apply; returns the batch loss. */
+  #step(epoch: number, batch: number): number {
+    const start = this.plan.start(batch);
+    const m = this.plan.size(batch);
+    let loss = NaN;
+    const captures: LayerCapture[] = [];
+    try {
+      tf.tidy(() => {
+        const xb = tf.slice(this.split.train.x, start, m);
+        const yb = tf.slice(this.split.train.y, start, m) as tf.Tensor2D;
+        const probes = this.model.probeShapes(m).map((s) => tf.zeros(s));
+        const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
+          meanCrossEntropy(this.model.forward(xb, ps, captures), yb)
+        )(probes);
+        const outGrads = grads.map((g, i) =>
+          tf.reshape(g, [-1, this.model.trainable[i].units]) as tf.Tensor2D
+        );
+        let read = false;
+        const ctx: StepContext = {
+          epoch,
+          batch,
+          m,
+          captures,
+          outGrads,
+          readHost: (tensors) => {
+            if (read) throw new Error("readHost may be called once per step");
+            read = true;
+            // One transfer for the loss and everything the optimizer needs.
+            const flat = tf.concat([
+              tf.reshape(value, [1]),
+              ...tensors.map((t) => tf.reshape(t, [-1])),
+            ]);
+            const all = flat.dataSync() as Float32Array;
+            loss = all[0];
+            let offset = 1;
+            return tensors.map((t) => {
+              const part = all.subarray(offset, offset + t.size);
+              offset += t.size;
+              return part;
+            });
+          },
+        };
+        this.optimizer.step(ctx);
+        if (!read) loss = (value.dataSync() as Float32Array)[0];
+      });
+    } finally {
+      for (const c of captures) c.inputs.dispose();
+    }
+    return loss;
+  }
+
+  #checkpoint(epoch: number): Checkpoint {
+    return {
+      epoch,
+      seed: this.spec.seed,
+      weights: readVariables(this.model.variables()),
+      optimizer_state: readVariables(this.optimizer.stateVariables()),
+      counters: { ...this.counters },
+      seconds_by_phase: { ...this.seconds },
+      scalars: this.optimizer.scalars(),
+    };
+  }
+
+  /** Loads a checkpoint; returns its epoch. */
+  #restore(cp: Checkpoint): number {
+    assignVariables(this.model.variables(), cp.weights, "weights");
+    assignVariables(
+      this.optimizer.stateVariables(),
+      cp.optimizer_state,
+      "optimizer_state",
+    );
+    this.optimizer.loadScalars(cp.scalars);
+    Object.assign(this.counters, cp.counters);
+    Object.assign(this.seconds, cp.seconds_by_phase);
+    return cp.epoch;
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.model.dispose();
+    this.split.dispose();
+  }
+}
+
+function readVariables(
+  vars: Map<string, tf.Variable>,
+): Record<string, NamedArray> {
+  const out: Record<string, NamedArray> = {};
+  for (const [name, v] of vars) {
+    out[name] = { shape: [...v.shape], data: v.dataSync() as Float32Array };
+  }
+  return out;
+}
+
+function assignVariables(
+  vars: Map<string, tf.Variable>,
+  arrays: Record<string, NamedArray>,
+  what: string,
+): void {
+  for (const [name, v] of vars) {
+    const a = arrays[name];
+    if (!a || a.data.length !== v.size) {
+      throw new EngineError(
+        "invalid_checkpoint",
+        `checkpoint ${what} lacks ${name} of shape [${v.shape}]${
+          a ? `, found [${a.shape}]` : ""
+        }`,
+      );
+    }
+    tf.tidy(() => v.assign(tf.tensor(a.data, v.shape)));
+  }
 }

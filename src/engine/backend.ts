@@ -1,0 +1,65 @@
+/**
+ * Backend selection. `wasm` is the default (its binaries ship in the npm
+ * package); `tensorflow` needs libtensorflow, so it is loaded only on demand.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { EngineError } from "./types.ts";
+
+/** Backends the engine can run on. */
+export const BACKEND_NAMES = ["wasm", "cpu", "tensorflow"] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+// Dynamic specifiers keep the optional packages out of the module graph, so a
+// machine without them never tries to resolve or install them.
+const TENSORFLOW_PACKAGES = [
+  "npm:@tensorflow/tfjs-node-gpu@4.22.0",
+  "npm:@tensorflow/tfjs-node@4.22.0",
+];
+
+async function loadTensorflowBackend(): Promise<void> {
+  const failures: string[] = [];
+  for (const specifier of TENSORFLOW_PACKAGES) {
+    try {
+      await import(specifier);
+      if (tf.findBackend("tensorflow")) return;
+      failures.push(`${specifier}: loaded but registered no backend`);
+    } catch (err) {
+      failures.push(`${specifier}: ${(err as Error).message.split("\n")[0]}`);
+    }
+  }
+  throw new EngineError(
+    "backend_unavailable",
+    "the tensorflow backend needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node " +
+      "with libtensorflow installed (e.g. `deno install --allow-scripts npm:@tensorflow/tfjs-node-gpu@4.22.0` " +
+      "on a machine that can download libtensorflow); use --backend wasm otherwise. Tried: " +
+      failures.join("; "),
+  );
+}
+
+/** Folder holding the wasm binaries, resolved from the package itself so any cwd works. */
+function wasmDirectory(): string {
+  const entry = import.meta.resolve("@tensorflow/tfjs-backend-wasm");
+  const url = new URL("./", entry);
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
+}
+
+/**
+ * Makes `name` the active TF.js backend.
+ * @throws {EngineError} `backend_unavailable` when it cannot be initialised.
+ */
+export async function initBackend(name: BackendName = "wasm"): Promise<void> {
+  if (tf.getBackend() === name) return;
+  if (name === "tensorflow" && !tf.findBackend("tensorflow")) {
+    await loadTensorflowBackend();
+  }
+  if (name === "wasm") setWasmPaths(wasmDirectory());
+  const ok = await tf.setBackend(name);
+  if (!ok) {
+    throw new EngineError(
+      "backend_unavailable",
+      `TF.js backend '${name}' failed to initialise`,
+    );
+  }
+  await tf.ready();
+}

@@ -1,0 +1,139 @@
+/**
+ * Stateless per-layer-type curvature helpers: weight gradients, Gram matrices
+ * and K-FAC factors from a layer's inputs A (or patches P) and its output
+ * gradients E. Nothing here owns state; callers run it inside `tf.tidy`.
+ *
+ * `e` is always the gradient of the mean batch loss (backprop's `e_i / M`);
+ * the per-sample gradient of FNGD.md is `M * e`.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { LayerCapture } from "./model.ts";
+
+/** A gradient-shaped direction for one layer. */
+export interface LayerGrad {
+  kernel: tf.Tensor2D;
+  bias: tf.Tensor1D;
+}
+
+/** Mean-loss gradient `A^T e` (SGD's direction; `c = 1/M` in FNGD terms). */
+export function meanGradient(cap: LayerCapture, e: tf.Tensor2D): LayerGrad {
+  return {
+    kernel: tf.matMul(cap.inputs, e, true, false),
+    bias: tf.sum(e, 0),
+  };
+}
+
+/**
+ * `U c = sum_i c_i g_i` without forming U: `A^T diag(c) E` with E per-sample.
+ * Conv layers scale every output position of sample i by `c_i`.
+ */
+export function weightedGradient(
+  cap: LayerCapture,
+  e: tf.Tensor2D,
+  c: tf.Tensor1D,
+): LayerGrad {
+  const m = c.shape[0];
+  const units = e.shape[1];
+  // Per-sample E is m * e, so weight rows of e by m * c_i.
+  const scale = tf.mul(c, m);
+  const weighted = cap.positions === 1
+    ? tf.mul(e, tf.reshape(scale, [m, 1]))
+    : tf.reshape(
+      tf.mul(
+        tf.reshape(e, [m, cap.positions, units]),
+        tf.reshape(scale, [m, 1, 1]),
+      ),
+      [m * cap.positions, units],
+    );
+  return {
+    kernel: tf.matMul(cap.inputs, weighted, true, false),
+    bias: tf.sum(weighted, 0),
+  };
+}
+
+/** Which Gram formula a conv layer uses; both give the same K. */
+export type ConvGramMethod = "per_sample" | "pairwise";
+
+/**
+ * Picks the cheaper conv Gram formula by flop count: per-sample gradients
+ * cost `M T k u + M^2 k u`, pairwise position products `(M T)^2 (k + u)`.
+ */
+export function chooseConvGramMethod(
+  m: number,
+  positions: number,
+  fanIn: number,
+  units: number,
+): ConvGramMethod {
+  const perSample = m * positions * fanIn * units + m * m * (fanIn + 1) * units;
+  const pairwise = (m * positions) ** 2 * (fanIn + 1 + units);
+  // The pairwise form materialises (M T)^2 values; cap it to keep memory bounded.
+  return pairwise < perSample && (m * positions) ** 2 <= 4_000_000
+    ? "pairwise"
+    : "per_sample";
+}
+
+/**
+ * The per-sample Gram matrix `K = U^T U` (M x M), bias included, per FNGD.md:
+ * dense `(A A^T + 1) o (E E^T)`; conv by per-sample gradients or pairwise positions.
+ */
+export function gramMatrix(
+  cap: LayerCapture,
+  e: tf.Tensor2D,
+  m: number,
+  convMethod?: ConvGramMethod,
+): tf.Tensor2D {
+  const m2 = m * m; // e is mean-scaled: E E^T (per-sample) = m^2 e e^T
+  if (cap.positions === 1) {
+    const aa = tf.add(tf.matMul(cap.inputs, cap.inputs, false, true), 1);
+    const ee = tf.matMul(e, e, false, true);
+    return tf.mul(tf.mul(aa, ee), m2);
+  }
+  const t = cap.positions;
+  const k = cap.inputs.shape[1];
+  const units = e.shape[1];
+  const method = convMethod ?? chooseConvGramMethod(m, t, k, units);
+  if (method === "pairwise") {
+    const pp = tf.add(tf.matMul(cap.inputs, cap.inputs, false, true), 1);
+    const ee = tf.matMul(e, e, false, true);
+    const blocks = tf.reshape(tf.mul(pp, ee), [m, t, m, t]);
+    return tf.mul(tf.sum(blocks, [1, 3]), m2) as tf.Tensor2D;
+  }
+  const p3 = tf.reshape(cap.inputs, [m, t, k]);
+  const e3 = tf.reshape(e, [m, t, units]);
+  const perSample = tf.reshape(tf.matMul(p3, e3, true, false), [m, k * units]);
+  const biasGrads = tf.sum(e3, 1) as tf.Tensor2D;
+  const kw = tf.matMul(perSample, perSample, false, true);
+  const kb = tf.matMul(biasGrads, biasGrads, false, true);
+  return tf.mul(tf.add(kw, kb), m2);
+}
+
+/**
+ * K-FAC factors of one batch: `A = mean over rows of [a, 1][a, 1]^T` and
+ * `G = sum_rows (M e)(M e)^T / M`, i.e. E[g g^T] per sample for dense layers.
+ */
+export function kfacFactors(
+  cap: LayerCapture,
+  e: tf.Tensor2D,
+  m: number,
+): { a: tf.Tensor2D; g: tf.Tensor2D } {
+  const rows = cap.inputs.shape[0];
+  const aug = tf.concat([cap.inputs, tf.ones([rows, 1])], 1);
+  return {
+    a: tf.div(tf.matMul(aug, aug, true, false), rows),
+    g: tf.mul(tf.matMul(e, e, true, false), m),
+  };
+}
+
+/** Stacks kernel and bias into the (fan_in + 1, units) matrix K-FAC preconditions. */
+export function stackKernelBias(g: LayerGrad): tf.Tensor2D {
+  return tf.concat([g.kernel, tf.reshape(g.bias, [1, -1])], 0);
+}
+
+/** Splits a stacked (fan_in + 1, units) matrix back into kernel and bias. */
+export function splitKernelBias(w: tf.Tensor2D): LayerGrad {
+  const fanIn = w.shape[0] - 1;
+  return {
+    kernel: tf.slice(w, [0, 0], [fanIn, -1]),
+    bias: tf.reshape(tf.slice(w, [fanIn, 0], [1, -1]), [-1]),
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Float64 dense linear algebra on the host. TF.js has no linalg, and the
+ * matrices here are small (M x M Gram matrices, K-FAC factors), so plain JS in
+ * float64 is both exact enough and fast enough.
+ */
+
+/** Thrown when a matrix is not numerically positive definite. */
+export class NotPositiveDefinite extends Error {
+  constructor(readonly column: number) {
+    super(`matrix is not positive definite (failed at column ${column})`);
+    this.name = "NotPositiveDefinite";
+  }
+}
+
+/**
+ * In-place lower Cholesky factor of the symmetric n x n row-major matrix `a`.
+ * Only the lower triangle is read; the upper triangle is zeroed.
+ * @throws {NotPositiveDefinite} when a pivot is not positive or not finite.
+ */
+export function choleskyInPlace(a: Float64Array, n: number): void {
+  for (let j = 0; j < n; j++) {
+    const rowJ = j * n;
+    let d = a[rowJ + j];
+    for (let k = 0; k < j; k++) d -= a[rowJ + k] * a[rowJ + k];
+    if (!(d > 0) || !Number.isFinite(d)) throw new NotPositiveDefinite(j);
+    const ljj = Math.sqrt(d);
+    a[rowJ + j] = ljj;
+    const inv = 1 / ljj;
+    for (let i = j + 1; i < n; i++) {
+      const rowI = i * n;
+      let s = a[rowI + j];
+      // Row-major rows i and j are contiguous over k: the inner loop streams memory.
+      for (let k = 0; k < j; k++) s -= a[rowI + k] * a[rowJ + k];
+      a[rowI + j] = s * inv;
+    }
+    for (let k = j + 1; k < n; k++) a[rowJ + k] = 0;
+  }
+}
+
+/** Solves `L L^T x = b` given the lower factor `l`; returns a new vector. */
+export function choleskySolve(
+  l: Float64Array,
+  n: number,
+  b: Float64Array,
+): Float64Array {
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = b[i];
+    const row = i * n;
+    for (let k = 0; k < i; k++) s -= l[row + k] * y[k];
+    y[i] = s / l[row + i];
+  }
+  const x = new Float64Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    let s = y[i];
+    for (let k = i + 1; k < n; k++) s -= l[k * n + i] * x[k];
+    x[i] = s / l[i * n + i];
+  }
+  return x;
+}
+
+/** Inverse of an SPD matrix from its lower Cholesky factor: `A^-1 = L^-T L^-1`. */
+export function choleskyInverse(l: Float64Array, n: number): Float64Array {
+  // W = L^-1 (lower triangular), by forward substitution column by column.
+  const w = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    w[j * n + j] = 1 / l[j * n + j];
+    for (let i = j + 1; i < n; i++) {
+      let s = 0;
+      const row = i * n;
+      for (let k = j; k < i; k++) s -= l[row + k] * w[k * n + j];
+      w[row + j] = s / l[row + i];
+    }
+  }
+  // A^-1 = W^T W; symmetric, so fill both halves from the lower computation.
+  const inv = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let k = i; k < n; k++) s += w[k * n + i] * w[k * n + j];
+      inv[i * n + j] = s;
+      inv[j * n + i] = s;
+    }
+  }
+  return inv;
+}
+
+/** Outcome of a factorisation that may have needed jitter. */
+export interface FactorResult {
+  factor: Float64Array;
+  /** Diagonal jitter that was added (0 when none was needed). */
+  jitter: number;
+  retries: number;
+}
+
+/**
+ * Cholesky with escalating diagonal jitter: starts at `1e-10 * mean(diag)` and
+ * grows 100x per retry. The caller reports `retries > 0` as an incident.
+ * @throws {NotPositiveDefinite} when even the largest jitter fails (e.g. NaN input).
+ */
+export function choleskyWithJitter(
+  a: Float64Array,
+  n: number,
+  maxRetries = 6,
+): FactorResult {
+  let meanDiag = 0;
+  for (let i = 0; i < n; i++) meanDiag += Math.abs(a[i * n + i]);
+  meanDiag = meanDiag / n || 1;
+  let jitter = 0;
+  for (let retry = 0;; retry++) {
+    const work = a.slice();
+    if (jitter > 0) { for (let i = 0; i < n; i++) work[i * n + i] += jitter; }
+    try {
+      choleskyInPlace(work, n);
+      return { factor: work, jitter, retries: retry };
+    } catch (err) {
+      if (!(err instanceof NotPositiveDefinite) || retry >= maxRetries) {
+        throw err;
+      }
+      jitter = jitter === 0 ? 1e-10 * meanDiag : jitter * 100;
+    }
+  }
+}
+
+/** Frobenius norm of a flat matrix. */
+export function frobeniusNorm(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
+}

@@ -1,0 +1,196 @@
+/**
+ * K-FAC: per layer, running averages of `A = E[a a^T]` and `G = E[e e^T]`
+ * (decay `factor_decay`), factored Tikhonov damping, and inverses refreshed
+ * every `inv_every` steps. The direction is `A^-1 [dW; db] G^-1`.
+ *
+ * Inverses are computed by Cholesky in float64 on the host: factors are at
+ * most a few hundred wide here, and float64 Cholesky is exact where
+ * Newton-Schulz in float32 would need many matmuls and a convergence check.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { choleskyInverse, choleskyWithJitter } from "../linalg.ts";
+import {
+  kfacFactors,
+  meanGradient,
+  splitKernelBias,
+  stackKernelBias,
+} from "../layer_math.ts";
+import type { TrainableLayer } from "../model.ts";
+import type { EngineEvent, Phase } from "../types.ts";
+import type { CurvatureCounters, Optimizer, StepContext } from "./optimizer.ts";
+import type { UpdateRule } from "./update_rules.ts";
+
+interface Factors {
+  name: string;
+  a: tf.Variable<tf.Rank.R2>;
+  g: tf.Variable<tf.Rank.R2>;
+  aInv: tf.Variable<tf.Rank.R2>;
+  gInv: tf.Variable<tf.Rank.R2>;
+}
+
+/** Damped inverse of `m + shift I`, in float64, returned as float32 for upload. */
+function dampedInverse(
+  m: Float32Array,
+  n: number,
+  shift: number,
+): { inv: Float32Array; retries: number } {
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      a[i * n + j] = 0.5 * (m[i * n + j] + m[j * n + i]);
+    }
+    a[i * n + i] += shift;
+  }
+  const { factor, retries } = choleskyWithJitter(a, n);
+  return { inv: Float32Array.from(choleskyInverse(factor, n)), retries };
+}
+
+function trace(m: Float32Array, n: number): number {
+  let t = 0;
+  for (let i = 0; i < n; i++) t += m[i * n + i];
+  return t;
+}
+
+/** The K-FAC optimizer. */
+export class KfacOptimizer implements Optimizer {
+  readonly counters: CurvatureCounters = {
+    gram_computations: 0,
+    solves: 0,
+    jitter_retries: 0,
+  };
+  readonly #factors: Factors[];
+  #steps = 0;
+  #events: EngineEvent[] = [];
+
+  constructor(
+    readonly layers: TrainableLayer[],
+    readonly rule: UpdateRule,
+    readonly damping: number,
+    readonly decay: number,
+    readonly invEvery: number,
+  ) {
+    this.#factors = layers.map((l) => {
+      const na = l.fanIn + 1;
+      const ng = l.units;
+      return tf.tidy(() => ({
+        name: l.name,
+        a: tf.variable(tf.zeros([na, na]) as tf.Tensor2D, false),
+        g: tf.variable(tf.zeros([ng, ng]) as tf.Tensor2D, false),
+        aInv: tf.variable(tf.eye(na) as tf.Tensor2D, false),
+        gInv: tf.variable(tf.eye(ng) as tf.Tensor2D, false),
+      }));
+    });
+  }
+
+  phase(): Phase {
+    return "train";
+  }
+
+  beforeStep(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  step(ctx: StepContext): void {
+    // The first batch seeds the averages; afterwards they decay.
+    const w = this.#steps === 0 ? 1 : 1 - this.decay;
+    this.layers.forEach((l, i) => {
+      const f = this.#factors[i];
+      const batch = kfacFactors(
+        ctx.captures[l.index],
+        ctx.outGrads[l.index],
+        ctx.m,
+      );
+      f.a.assign(tf.add(tf.mul(f.a, 1 - w), tf.mul(batch.a, w)));
+      f.g.assign(tf.add(tf.mul(f.g, 1 - w), tf.mul(batch.g, w)));
+    });
+    if (this.#steps % this.invEvery === 0) this.#refreshInverses(ctx);
+    this.#steps += 1;
+    this.rule.beginStep();
+    this.layers.forEach((l, i) => {
+      const f = this.#factors[i];
+      const grad = stackKernelBias(
+        meanGradient(ctx.captures[l.index], ctx.outGrads[l.index]),
+      );
+      const pre = tf.matMul(tf.matMul(f.aInv, grad), f.gInv) as tf.Tensor2D;
+      this.rule.apply(l, splitKernelBias(pre));
+    });
+  }
+
+  #refreshInverses(ctx: StepContext): void {
+    const host = ctx.readHost(this.#factors.flatMap((f) => [f.a, f.g]));
+    this.#factors.forEach((f, i) => {
+      const na = f.a.shape[0];
+      const ng = f.g.shape[0];
+      const a = host[2 * i];
+      const g = host[2 * i + 1];
+      // Factored Tikhonov: split sqrt(damping) between the factors by their average eigenvalue.
+      const ta = trace(a, na) / na;
+      const tg = trace(g, ng) / ng;
+      const pi = ta > 0 && tg > 0 ? Math.sqrt(ta / tg) : 1;
+      const root = Math.sqrt(this.damping);
+      const ai = dampedInverse(a, na, pi * root);
+      const gi = dampedInverse(g, ng, root / pi);
+      this.counters.solves += 2;
+      const retries = ai.retries + gi.retries;
+      if (retries > 0) {
+        this.counters.jitter_retries += retries;
+        this.#events.push({
+          type: "log",
+          data: {
+            level: "warn",
+            message: "K-FAC factor needed jitter",
+            layer: i,
+            retries,
+          },
+        });
+      }
+      f.aInv.assign(tf.tensor2d(ai.inv, [na, na]));
+      f.gInv.assign(tf.tensor2d(gi.inv, [ng, ng]));
+    });
+  }
+
+  afterStep(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  coefficientSummary(): undefined {
+    return undefined;
+  }
+
+  drainEvents(): EngineEvent[] {
+    const e = this.#events;
+    this.#events = [];
+    return e;
+  }
+
+  stateVariables(): Map<string, tf.Variable> {
+    const out = new Map(this.rule.slots());
+    for (const f of this.#factors) {
+      out.set(`${f.name}/kfac_a`, f.a);
+      out.set(`${f.name}/kfac_g`, f.g);
+      out.set(`${f.name}/kfac_a_inv`, f.aInv);
+      out.set(`${f.name}/kfac_g_inv`, f.gInv);
+    }
+    return out;
+  }
+
+  scalars(): Record<string, number> {
+    return { ...this.rule.scalars(), "kfac/step": this.#steps };
+  }
+
+  loadScalars(s: Record<string, number>): void {
+    this.rule.loadScalars(s);
+    this.#steps = s["kfac/step"] ?? 0;
+  }
+
+  dispose(): void {
+    this.rule.dispose();
+    for (const f of this.#factors) {
+      for (const v of [f.a, f.g, f.aInv, f.gInv]) v.dispose();
+    }
+  }
+}

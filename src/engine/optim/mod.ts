@@ -1,0 +1,83 @@
+/** Builds the optimizer a spec names. */
+import type { OptimizerSpec } from "../spec.ts";
+import type { TrainableLayer } from "../model.ts";
+import type { CoefficientStore } from "../types.ts";
+import { meanGradient } from "../layer_math.ts";
+import { FirstOrderOptimizer, type Optimizer } from "./optimizer.ts";
+import { AdamwRule, MomentumRule } from "./update_rules.ts";
+import { SmwOptimizer } from "./smw_optimizer.ts";
+import { KfacOptimizer } from "./kfac_optimizer.ts";
+
+export type { Optimizer, StepContext } from "./optimizer.ts";
+
+/** One optimizer for `layers`, configured from the validated spec. */
+export function createOptimizer(
+  spec: OptimizerSpec,
+  layers: TrainableLayer[],
+  store: CoefficientStore,
+): Optimizer {
+  switch (spec.name) {
+    case "sgd":
+      return new FirstOrderOptimizer(
+        layers,
+        new MomentumRule(
+          spec.lr,
+          spec.momentum,
+          spec.nesterov,
+          spec.weight_decay,
+          layers,
+        ),
+        (ctx) =>
+          layers.map((l) =>
+            meanGradient(ctx.captures[l.index], ctx.outGrads[l.index])
+          ),
+      );
+    case "adamw":
+      return new FirstOrderOptimizer(
+        layers,
+        new AdamwRule(
+          spec.lr,
+          spec.beta1,
+          spec.beta2,
+          spec.epsilon,
+          spec.weight_decay,
+          layers,
+        ),
+        (ctx) =>
+          layers.map((l) =>
+            meanGradient(ctx.captures[l.index], ctx.outGrads[l.index])
+          ),
+      );
+    case "ngd":
+    case "fngd":
+      return new SmwOptimizer(
+        layers,
+        new MomentumRule(
+          spec.lr,
+          spec.momentum,
+          spec.nesterov,
+          spec.weight_decay,
+          layers,
+        ),
+        spec.damping,
+        spec.name === "ngd"
+          ? { everyStep: true }
+          : { everyStep: false, refreshEvery: spec.refresh_every },
+        store,
+      );
+    case "kfac":
+      return new KfacOptimizer(
+        layers,
+        new MomentumRule(
+          spec.lr,
+          spec.momentum,
+          false,
+          spec.weight_decay,
+          layers,
+        ),
+        spec.damping,
+        spec.factor_decay,
+        spec.inv_every,
+      );
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * One small interface for every optimizer. A step reads as named phases: the
+ * trainer runs forward and backward to the probes, then the optimizer
+ * preconditions (`directions`) and applies (`UpdateRule`).
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { LayerGrad } from "../layer_math.ts";
+import type { LayerCapture, TrainableLayer } from "../model.ts";
+import type {
+  CoefficientLayerSummary,
+  Counters,
+  EngineEvent,
+  Phase,
+} from "../types.ts";
+import type { UpdateRule } from "./update_rules.ts";
+
+/** What one step hands the optimizer; valid only inside the step's `tf.tidy`. */
+export interface StepContext {
+  epoch: number;
+  batch: number;
+  /** Samples in this batch. */
+  m: number;
+  /** Per trainable layer: its inputs or patches. */
+  captures: LayerCapture[];
+  /** Per trainable layer: d(mean loss)/d(pre-activation), rows = samples x positions. */
+  outGrads: tf.Tensor2D[];
+  /** Reads `tensors` to the host together with the loss: at most once per step. */
+  readHost(tensors: tf.Tensor[]): Float32Array[];
+}
+
+/** Counters every optimizer keeps; only SMW and K-FAC ever increase them. */
+export type CurvatureCounters = Omit<Counters, "steps">;
+
+/** An optimizer behind the trainer's one interface. */
+export interface Optimizer {
+  /** Phase name of an epoch (1-based). */
+  phase(epoch: number): Phase;
+  /** Async work before a step, outside any tidy (e.g. loading cached coefficients). */
+  beforeStep(epoch: number, batch: number): Promise<void>;
+  /** Preconditions and applies one step; synchronous, inside the step's tidy. */
+  step(ctx: StepContext): void;
+  /** Async work after a step (e.g. persisting new coefficients). */
+  afterStep(): Promise<void>;
+  /** Makes all state that later epochs need durable; called before checkpoints. */
+  flush(): Promise<void>;
+  /** Summary of the coefficients solved during `epoch`, or undefined when none were. */
+  coefficientSummary(epoch: number): CoefficientLayerSummary[] | undefined;
+  /** Events produced during the last step (jitter incidents). */
+  drainEvents(): EngineEvent[];
+  readonly counters: CurvatureCounters;
+  /** Slot and factor variables by self-describing name. */
+  stateVariables(): Map<string, tf.Variable>;
+  scalars(): Record<string, number>;
+  loadScalars(scalars: Record<string, number>): void;
+  dispose(): void;
+}
+
+/** First-order optimizers (`sgd`, `adamw`): the mean gradient through an update rule. */
+export class FirstOrderOptimizer implements Optimizer {
+  readonly counters: CurvatureCounters = {
+    gram_computations: 0,
+    solves: 0,
+    jitter_retries: 0,
+  };
+
+  constructor(
+    readonly layers: TrainableLayer[],
+    readonly rule: UpdateRule,
+    readonly directionsFn: (ctx: StepContext) => LayerGrad[],
+  ) {}
+
+  phase(): Phase {
+    return "train";
+  }
+
+  beforeStep(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  step(ctx: StepContext): void {
+    const dirs = this.directionsFn(ctx);
+    this.rule.beginStep();
+    this.layers.forEach((l, i) => this.rule.apply(l, dirs[i]));
+  }
+
+  afterStep(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  coefficientSummary(): undefined {
+    return undefined;
+  }
+
+  drainEvents(): EngineEvent[] {
+    return [];
+  }
+
+  stateVariables(): Map<string, tf.Variable> {
+    return this.rule.slots();
+  }
+
+  scalars(): Record<string, number> {
+    return this.rule.scalars();
+  }
+
+  loadScalars(s: Record<string, number>): void {
+    this.rule.loadScalars(s);
+  }
+
+  dispose(): void {
+    this.rule.dispose();
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * `fngd` and `ngd`: the SMW natural gradient as a weighted sum of per-sample
+ * gradients. `ngd` solves for the weights at every step; `fngd` solves in
+ * inversion epochs, caches them per (batch, layer), and reuses them after.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { gramMatrix, type LayerGrad, weightedGradient } from "../layer_math.ts";
+import type { TrainableLayer } from "../model.ts";
+import { solveSmwCoefficients } from "../smw.ts";
+import type {
+  CoefficientLayerSummary,
+  CoefficientStore,
+  EngineEvent,
+  Phase,
+} from "../types.ts";
+import type { CurvatureCounters, Optimizer, StepContext } from "./optimizer.ts";
+import type { UpdateRule } from "./update_rules.ts";
+
+/** When coefficients are (re)computed. */
+export interface SmwSchedule {
+  /** `ngd`: every step. */
+  everyStep: boolean;
+  /** `fngd`: recompute every k epochs; undefined means epoch 1 only. */
+  refreshEvery?: number;
+}
+
+interface LayerStats {
+  batches: number;
+  sum: number;
+  count: number;
+  min: number;
+  max: number;
+}
+
+/** The SMW optimizer shared by `ngd` and `fngd`. */
+export class SmwOptimizer implements Optimizer {
+  readonly counters: CurvatureCounters = {
+    gram_computations: 0,
+    solves: 0,
+    jitter_retries: 0,
+  };
+  #cached: (Float32Array | undefined)[] = [];
+  #solved: { batch: number; layer: number; c: Float32Array; lambda: number }[] =
+    [];
+  #events: EngineEvent[] = [];
+  #stats = new Map<number, LayerStats[]>();
+  #warnedMissing = false;
+
+  constructor(
+    readonly layers: TrainableLayer[],
+    readonly rule: UpdateRule,
+    readonly alpha: number,
+    readonly schedule: SmwSchedule,
+    readonly store: CoefficientStore,
+  ) {}
+
+  phase(epoch: number): Phase {
+    if (this.schedule.everyStep) return "train";
+    return this.#isInversionEpoch(epoch) ? "inversion" : "inverse_free";
+  }
+
+  #isInversionEpoch(epoch: number): boolean {
+    const k = this.schedule.refreshEvery;
+    return epoch === 1 || (k !== undefined && (epoch - 1) % k === 0);
+  }
+
+  async beforeStep(epoch: number, batch: number): Promise<void> {
+    this.#cached = [];
+    if (this.schedule.everyStep || this.#isInversionEpoch(epoch)) return;
+    for (const l of this.layers) {
+      this.#cached.push(await this.store.get(batch, l.index));
+    }
+  }
+
+  step(ctx: StepContext): void {
+    const need = this.layers.filter((_, i) => this.#cached[i] === undefined);
+    if (
+      need.length > 0 && this.phase(ctx.epoch) === "inverse_free" &&
+      !this.#warnedMissing
+    ) {
+      // A store that lost rows (e.g. an in-memory store after a restart) costs a re-solve, never a wrong step.
+      this.#warnedMissing = true;
+      this.#events.push({
+        type: "log",
+        data: {
+          level: "warn",
+          message: "cached coefficients missing; recomputing them",
+          batch: ctx.batch,
+        },
+      });
+    }
+    const grams = need.map((l) =>
+      gramMatrix(ctx.captures[l.index], ctx.outGrads[l.index], ctx.m)
+    );
+    const host = ctx.readHost(grams);
+    need.forEach((l, j) => {
+      const sol = solveSmwCoefficients(host[j], ctx.m, this.alpha);
+      this.counters.gram_computations += 1;
+      this.counters.solves += 1;
+      if (sol.retries > 0) {
+        this.counters.jitter_retries += sol.retries;
+        this.#events.push({
+          type: "log",
+          data: {
+            level: "warn",
+            message: "Gram system was not positive definite; added jitter",
+            batch: ctx.batch,
+            layer: l.index,
+            jitter: sol.jitter,
+            retries: sol.retries,
+          },
+        });
+      }
+      this.#cached[l.index] = sol.coefficients;
+      if (!this.schedule.everyStep) {
+        this.#solved.push({
+          batch: ctx.batch,
+          layer: l.index,
+          c: sol.coefficients,
+          lambda: sol.lambda,
+        });
+        this.#record(ctx.epoch, l.index, sol.coefficients);
+      }
+    });
+    const dirs: LayerGrad[] = this.layers.map((l) =>
+      weightedGradient(
+        ctx.captures[l.index],
+        ctx.outGrads[l.index],
+        tf.tensor1d(this.#cached[l.index]!),
+      )
+    );
+    this.rule.beginStep();
+    this.layers.forEach((l, i) => this.rule.apply(l, dirs[i]));
+  }
+
+  #record(epoch: number, layer: number, c: Float32Array): void {
+    let perLayer = this.#stats.get(epoch);
+    if (!perLayer) {
+      perLayer = this.layers.map(() => ({
+        batches: 0,
+        sum: 0,
+        count: 0,
+        min: Infinity,
+        max: -Infinity,
+      }));
+      this.#stats.set(epoch, perLayer);
+    }
+    const s = perLayer[layer];
+    s.batches += 1;
+    for (const v of c) {
+      s.sum += v;
+      s.count += 1;
+      if (v < s.min) s.min = v;
+      if (v > s.max) s.max = v;
+    }
+  }
+
+  async afterStep(): Promise<void> {
+    const solved = this.#solved;
+    this.#solved = [];
+    for (const s of solved) {
+      await this.store.put(s.batch, s.layer, s.c, s.lambda);
+    }
+  }
+
+  flush(): Promise<void> {
+    return this.store.flush();
+  }
+
+  coefficientSummary(epoch: number): CoefficientLayerSummary[] | undefined {
+    const perLayer = this.#stats.get(epoch);
+    if (!perLayer) return undefined;
+    this.#stats.delete(epoch);
+    return perLayer.map((s, layer) => ({
+      layer,
+      batches: s.batches,
+      mean: s.count ? s.sum / s.count : 0,
+      min: s.min,
+      max: s.max,
+      damping: this.alpha,
+    }));
+  }
+
+  drainEvents(): EngineEvent[] {
+    const e = this.#events;
+    this.#events = [];
+    return e;
+  }
+
+  stateVariables(): Map<string, tf.Variable> {
+    return this.rule.slots();
+  }
+
+  scalars(): Record<string, number> {
+    return this.rule.scalars();
+  }
+
+  loadScalars(s: Record<string, number>): void {
+    this.rule.loadScalars(s);
+  }
+
+  dispose(): void {
+    this.rule.dispose();
+  }
+}

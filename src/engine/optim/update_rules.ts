@@ -1,0 +1,163 @@
+/**
+ * Update rules turn a per-layer direction into a weight update. Their state
+ * lives in named `tf.Variable`s (`dense_1/kernel/momentum`), so checkpoints
+ * explain themselves, as TF.js's own optimizers name their slots.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { LayerGrad } from "../layer_math.ts";
+import type { TrainableLayer } from "../model.ts";
+
+/** Applies directions to weights and owns the slots it needs. */
+export interface UpdateRule {
+  /** Updates `layer`'s kernel and bias from `direction`; call inside `tf.tidy`. */
+  apply(layer: TrainableLayer, direction: LayerGrad): void;
+  /** Called once per optimizer step, before `apply` for any layer. */
+  beginStep(): void;
+  /** Slot variables by name. */
+  slots(): Map<string, tf.Variable>;
+  scalars(): Record<string, number>;
+  loadScalars(scalars: Record<string, number>): void;
+  dispose(): void;
+}
+
+function slotFor(
+  store: Map<string, tf.Variable>,
+  owner: tf.Variable,
+  name: string,
+): tf.Variable {
+  let v = store.get(name);
+  if (!v) {
+    // tidy frees the initial zeros; the variable keeps its own reference.
+    v = tf.tidy(() => tf.variable(tf.zerosLike(owner), false));
+    store.set(name, v);
+  }
+  return v;
+}
+
+/** SGD with momentum, optional Nesterov, and L2 weight decay added to the direction. */
+export class MomentumRule implements UpdateRule {
+  readonly #slots = new Map<string, tf.Variable>();
+
+  constructor(
+    readonly lr: number,
+    readonly momentum: number,
+    readonly nesterov: boolean,
+    readonly weightDecay: number,
+    layers: TrainableLayer[],
+  ) {
+    // Create slots eagerly so a checkpoint of step 0 already has every name.
+    if (momentum > 0) {
+      for (const l of layers) {
+        slotFor(this.#slots, l.kernel, `${l.name}/kernel/momentum`);
+        slotFor(this.#slots, l.bias, `${l.name}/bias/momentum`);
+      }
+    }
+  }
+
+  beginStep(): void {}
+
+  apply(layer: TrainableLayer, direction: LayerGrad): void {
+    this.#update(layer.kernel, direction.kernel, `${layer.name}/kernel`);
+    this.#update(layer.bias, direction.bias, `${layer.name}/bias`);
+  }
+
+  #update(w: tf.Variable, d: tf.Tensor, name: string): void {
+    const g = this.weightDecay > 0 ? tf.add(d, tf.mul(w, this.weightDecay)) : d;
+    if (this.momentum === 0) {
+      w.assign(tf.sub(w, tf.mul(g, this.lr)));
+      return;
+    }
+    const v = slotFor(this.#slots, w, `${name}/momentum`);
+    const vNew = tf.add(tf.mul(v, this.momentum), g);
+    v.assign(vNew);
+    const step = this.nesterov ? tf.add(g, tf.mul(vNew, this.momentum)) : vNew;
+    w.assign(tf.sub(w, tf.mul(step, this.lr)));
+  }
+
+  slots(): Map<string, tf.Variable> {
+    return this.#slots;
+  }
+
+  scalars(): Record<string, number> {
+    return {};
+  }
+
+  loadScalars(): void {}
+
+  dispose(): void {
+    for (const v of this.#slots.values()) v.dispose();
+    this.#slots.clear();
+  }
+}
+
+/** Adam with decoupled weight decay (Loshchilov & Hutter). */
+export class AdamwRule implements UpdateRule {
+  readonly #slots = new Map<string, tf.Variable>();
+  #t = 0;
+
+  constructor(
+    readonly lr: number,
+    readonly beta1: number,
+    readonly beta2: number,
+    readonly epsilon: number,
+    readonly weightDecay: number,
+    layers: TrainableLayer[],
+  ) {
+    for (const l of layers) {
+      for (
+        const [w, name] of [[l.kernel, `${l.name}/kernel`], [
+          l.bias,
+          `${l.name}/bias`,
+        ]] as const
+      ) {
+        slotFor(this.#slots, w, `${name}/adam_m`);
+        slotFor(this.#slots, w, `${name}/adam_v`);
+      }
+    }
+  }
+
+  beginStep(): void {
+    this.#t += 1;
+  }
+
+  apply(layer: TrainableLayer, direction: LayerGrad): void {
+    this.#update(layer.kernel, direction.kernel, `${layer.name}/kernel`);
+    this.#update(layer.bias, direction.bias, `${layer.name}/bias`);
+  }
+
+  #update(w: tf.Variable, g: tf.Tensor, name: string): void {
+    const m = slotFor(this.#slots, w, `${name}/adam_m`);
+    const v = slotFor(this.#slots, w, `${name}/adam_v`);
+    const mNew = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
+    const vNew = tf.add(
+      tf.mul(v, this.beta2),
+      tf.mul(tf.square(g), 1 - this.beta2),
+    );
+    m.assign(mNew);
+    v.assign(vNew);
+    const mHat = tf.div(mNew, 1 - this.beta1 ** this.#t);
+    const vHat = tf.div(vNew, 1 - this.beta2 ** this.#t);
+    const update = tf.add(
+      tf.div(mHat, tf.add(tf.sqrt(vHat), this.epsilon)),
+      tf.mul(w, this.weightDecay),
+    );
+    w.assign(tf.sub(w, tf.mul(update, this.lr)));
+  }
+
+  slots(): Map<string, tf.Variable> {
+    return this.#slots;
+  }
+
+  scalars(): Record<string, number> {
+    return { "adamw/step": this.#t };
+  }
+
+  loadScalars(scalars: Record<string, number>): void {
+    this.#t = scalars["adamw/step"] ?? 0;
+  }
+
+  dispose(): void {
+    for (const v of this.#slots.values()) v.dispose();
+    this.#slots.clear();
+  }
+}

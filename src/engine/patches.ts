@@ -1,0 +1,91 @@
+/**
+ * Convolution as patches times a matrix. The wasm backend has neither
+ * ExtractImagePatches nor Conv2DBackpropFilter, and FNGD needs the patches
+ * anyway, so conv layers run as `patches(x) @ kernel` with strided slices.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Static geometry of one conv layer. */
+export interface PatchGeometry {
+  inHeight: number;
+  inWidth: number;
+  channels: number;
+  kernel: [number, number];
+  strides: [number, number];
+  /** Zero padding [top, bottom, left, right] (TF's `same` rule). */
+  pad: [number, number, number, number];
+  outHeight: number;
+  outWidth: number;
+}
+
+/** Computes output size and padding exactly as TensorFlow does for `valid` and `same`. */
+export function patchGeometry(
+  input: [number, number, number],
+  kernel: [number, number],
+  strides: [number, number],
+  padding: "valid" | "same",
+): PatchGeometry {
+  const [h, w, c] = input;
+  let outHeight: number, outWidth: number;
+  let pad: [number, number, number, number] = [0, 0, 0, 0];
+  if (padding === "same") {
+    outHeight = Math.ceil(h / strides[0]);
+    outWidth = Math.ceil(w / strides[1]);
+    const ph = Math.max((outHeight - 1) * strides[0] + kernel[0] - h, 0);
+    const pw = Math.max((outWidth - 1) * strides[1] + kernel[1] - w, 0);
+    pad = [
+      Math.floor(ph / 2),
+      ph - Math.floor(ph / 2),
+      Math.floor(pw / 2),
+      pw - Math.floor(pw / 2),
+    ];
+  } else {
+    outHeight = Math.floor((h - kernel[0]) / strides[0]) + 1;
+    outWidth = Math.floor((w - kernel[1]) / strides[1]) + 1;
+  }
+  return {
+    inHeight: h,
+    inWidth: w,
+    channels: c,
+    kernel,
+    strides,
+    pad,
+    outHeight,
+    outWidth,
+  };
+}
+
+/**
+ * Patches of an NHWC batch as a (M * outH * outW, kh * kw * C) matrix whose
+ * column order (dy, dx, c) matches a TF conv kernel reshaped to 2-D.
+ */
+export function extractPatches(x: tf.Tensor4D, g: PatchGeometry): tf.Tensor2D {
+  const m = x.shape[0];
+  const [kh, kw] = g.kernel;
+  const [sh, sw] = g.strides;
+  const padded = g.pad.some((p) => p > 0)
+    ? tf.pad(x, [[0, 0], [g.pad[0], g.pad[1]], [g.pad[2], g.pad[3]], [0, 0]])
+    : x;
+  const pieces: tf.Tensor4D[] = [];
+  for (let dy = 0; dy < kh; dy++) {
+    for (let dx = 0; dx < kw; dx++) {
+      const spanH = (g.outHeight - 1) * sh + 1;
+      const spanW = (g.outWidth - 1) * sw + 1;
+      pieces.push(
+        sh === 1 && sw === 1
+          ? tf.slice(padded, [0, dy, dx, 0], [m, spanH, spanW, g.channels])
+          : tf.stridedSlice(padded, [0, dy, dx, 0], [
+            m,
+            dy + spanH,
+            dx + spanW,
+            g.channels,
+          ], [1, sh, sw, 1]) as tf.Tensor4D,
+      );
+    }
+  }
+  const stacked = pieces.length === 1 ? pieces[0] : tf.concat(pieces, 3);
+  return tf.reshape(stacked, [
+    m * g.outHeight * g.outWidth,
+    kh * kw * g.channels,
+  ]);
+}
