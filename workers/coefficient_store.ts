@@ -1,0 +1,68 @@
+/**
+ * The engine's CoefficientStore backed by Postgres. Epoch one puts every
+ * (batch, layer) vector; they are buffered and written in multi-row INSERTs
+ * on flush (the engine flushes before each checkpoint). Later epochs read
+ * them: the first get loads the job's whole table into memory, so no step
+ * ever waits on a query.
+ */
+import {
+  type CoefficientInput,
+  coefficientKey,
+  loadCoefficients,
+  putCoefficients,
+  type Queryable,
+} from "../db/mod.ts";
+import type { CoefficientStore } from "../src/engine/types.ts";
+
+/** Pending rows that force a write even before flush, to bound memory. */
+const AUTO_FLUSH_ROWS = 2000;
+
+/** A write-behind, read-through cache of one job's coefficients. */
+export class PgCoefficientStore implements CoefficientStore {
+  #pending: CoefficientInput[] = [];
+  #cache: Map<string, Float32Array> | undefined;
+  /** Rows written to Postgres so far (for tests and logs). */
+  written = 0;
+  /** Queries that loaded the table (at most one per store). */
+  loads = 0;
+
+  constructor(private readonly db: Queryable, private readonly jobId: string) {}
+
+  /** The vector of (batch, layer), loading the job's table on first use. */
+  async get(batch: number, layer: number): Promise<Float32Array | undefined> {
+    if (!this.#cache) {
+      await this.flush();
+      this.#cache = await loadCoefficients(this.db, this.jobId);
+      this.loads++;
+    }
+    return this.#cache.get(coefficientKey(batch, layer));
+  }
+
+  /** Buffers a vector; visible to get() at once, durable after flush(). */
+  async put(
+    batch: number,
+    layer: number,
+    coefficients: Float32Array,
+    damping: number,
+  ): Promise<void> {
+    // Copy: the caller may reuse its buffer for the next batch.
+    const copy = coefficients.slice();
+    this.#pending.push({ batch, layer, coefficients: copy, damping });
+    this.#cache?.set(coefficientKey(batch, layer), copy);
+    if (this.#pending.length >= AUTO_FLUSH_ROWS) await this.flush();
+  }
+
+  /** Writes every buffered vector. */
+  async flush(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    const rows = this.#pending;
+    this.#pending = [];
+    try {
+      await putCoefficients(this.db, this.jobId, rows);
+      this.written += rows.length;
+    } catch (err) {
+      this.#pending = rows.concat(this.#pending);
+      throw err;
+    }
+  }
+}
