@@ -1,0 +1,51 @@
+/**
+ * The job body the API accepts: the engine's JobSpec, with the dataset narrowed
+ * to the forms a server can resolve. Path-based csv/idx datasets would read the
+ * server's disk, so they stay CLI-only and are refused with a pointer to uploads.
+ */
+import { z } from "@hono/zod-openapi";
+import {
+  JobSpec,
+  NamedDatasetSpec,
+  SyntheticDatasetSpec,
+  UploadedDatasetSpec,
+} from "../src/engine/spec.ts";
+
+function datasetMessage(input: unknown): string {
+  const obj = typeof input === "object" && input !== null
+    ? input as Record<string, unknown>
+    : {};
+  if ("format" in obj || "path" in obj || "images" in obj) {
+    return 'csv and idx datasets given by file path are CLI only; upload the files with POST /v1/datasets and pass {"id": "<dataset id>"}';
+  }
+  return 'expected {"name": "synthetic", ...}, {"name": "fashion-mnist" | "mnist"} or {"id": "<uploaded dataset id>"}';
+}
+
+/** Dataset forms the API accepts. */
+export const ApiDatasetSpec = z.union(
+  [SyntheticDatasetSpec, NamedDatasetSpec, UploadedDatasetSpec],
+  { error: (issue) => datasetMessage(issue.input) },
+).openapi("DatasetSpec");
+
+/** POST /v1/jobs body. */
+export const ApiJobSpec = JobSpec.extend({ dataset: ApiDatasetSpec }).openapi(
+  "JobSpec",
+  {
+    example: {
+      model: {
+        input_shape: [64],
+        layers: [
+          { type: "dense", units: 64, activation: "relu" },
+          { type: "dense", units: 10 },
+        ],
+      },
+      dataset: { name: "synthetic", samples: 4096, features: 64, classes: 10 },
+      optimizer: { name: "fngd", lr: 0.1, momentum: 0.9, damping: 1.0 },
+      epochs: 3,
+      batch_size: 128,
+    },
+  },
+);
+
+/** The validated body, defaults filled in. */
+export type ApiJobSpec = z.infer<typeof ApiJobSpec>;

@@ -1,0 +1,60 @@
+/**
+ * Bearer API keys mapped to tenants. Keys are compared as SHA-256 digests so
+ * that the lookup time does not depend on how much of a guessed key is right.
+ */
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "../src/problem.ts";
+import type { AppEnv } from "./_router.ts";
+
+/** The one tenant of an instance that runs without API keys. */
+export const DEFAULT_TENANT = "default";
+
+async function digest(key: string): Promise<string> {
+  const bytes = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(key),
+  );
+  return Array.from(
+    new Uint8Array(bytes),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
+}
+
+/**
+ * Sets `tenant` from `Authorization: Bearer <key>`; without keys configured,
+ * every request is the default tenant (createApp allows that on loopback only).
+ * @throws {ApiError} `unauthorized` with a WWW-Authenticate challenge.
+ */
+export async function authMiddleware(
+  apiKeys: Map<string, string> | undefined,
+): Promise<MiddlewareHandler<AppEnv>> {
+  if (!apiKeys) {
+    return async (c, next) => {
+      c.set("tenant", DEFAULT_TENANT);
+      await next();
+    };
+  }
+  const byDigest = new Map<string, string>();
+  for (const [key, tenant] of apiKeys) byDigest.set(await digest(key), tenant);
+  return async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header);
+    const tenant = match ? byDigest.get(await digest(match[1])) : undefined;
+    if (!tenant) {
+      // RFC 6750: no error attribute when credentials were simply absent.
+      const challenge = match
+        ? 'Bearer realm="fngd", error="invalid_token"'
+        : 'Bearer realm="fngd"';
+      throw new ApiError(
+        "unauthorized",
+        match
+          ? "the bearer API key is not valid"
+          : "expected an Authorization: Bearer <API key> header",
+        { headers: { "www-authenticate": challenge } },
+      );
+    }
+    c.set("tenant", tenant);
+    await next();
+  };
+}

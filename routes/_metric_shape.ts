@@ -1,0 +1,31 @@
+/** The snake_case JSON of one epoch_metrics row, shared by jobs and metrics. */
+import { z } from "@hono/zod-openapi";
+import type { EpochMetricRow } from "../db/mod.ts";
+
+/** One finished epoch, as in the `epoch` event's data. */
+export const EpochMetricSchema = z.object({
+  epoch: z.int().openapi({ example: 1 }),
+  phase: z.string().openapi({ example: "inversion" }),
+  steps: z.int(),
+  seconds: z.number(),
+  train_loss: z.number(),
+  val_loss: z.number().nullable(),
+  val_accuracy: z.number().nullable(),
+  created_at: z.string().openapi({ format: "date-time" }),
+}).openapi("EpochMetric");
+
+/** Row -> JSON. */
+export function shapeEpochMetric(
+  row: EpochMetricRow,
+): z.infer<typeof EpochMetricSchema> {
+  return {
+    epoch: row.epoch,
+    phase: row.phase,
+    steps: row.steps,
+    seconds: row.seconds,
+    train_loss: row.trainLoss,
+    val_loss: row.valLoss,
+    val_accuracy: row.valAccuracy,
+    created_at: row.createdAt.toISOString(),
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * What every route file shares: the app's context types and a router factory
+ * whose defaultHook turns validation failures into problem+json.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Db } from "../db/mod.ts";
+import type { Config } from "../src/config.ts";
+import { fieldErrors, validationError } from "../src/problem.ts";
+import type { HttpCounters } from "./_http_counters.ts";
+
+/** Everything a route needs, passed in once by createApp. */
+export interface AppDeps {
+  db: Db;
+  config: Config;
+  counters: HttpCounters;
+}
+
+/** Hono env: the authenticated tenant is set by the auth middleware. */
+export interface AppEnv {
+  Variables: { tenant: string };
+}
+
+/** The router type every route file builds on. */
+export type Router = OpenAPIHono<AppEnv>;
+
+/**
+ * A router whose validation failures become 400 problem+json listing every
+ * invalid field. Throwing (rather than returning) lets app.onError render it,
+ * so there is exactly one place that writes error bodies.
+ */
+export function newRouter(): Router {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        throw validationError(fieldErrors(result.error.issues, result.target));
+      }
+    },
+  });
+}
+
+/** The security requirement every /v1 route declares. */
+export const BEARER_SECURITY = [{ bearer: [] }];

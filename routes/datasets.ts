@@ -1,0 +1,220 @@
+/** /v1/datasets: upload IDX or CSV training data, list and read datasets. */
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  createDataset,
+  DATASET_FORMATS,
+  type DatasetRow,
+  getDataset,
+  listDatasets,
+} from "../db/mod.ts";
+import { ApiError, problemResponse } from "../src/problem.ts";
+import { encodeCsv, encodeIdx, sha256Hex } from "./_dataset_content.ts";
+import { isUuid } from "./_job_lookup.ts";
+import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
+
+/** A dataset as the API returns it (never its content). */
+export const DatasetSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  format: z.enum(DATASET_FORMATS),
+  shape: z.array(z.int()).openapi({
+    description: "shape of one sample",
+    example: [28, 28, 1],
+  }),
+  bytes: z.int().openapi({ description: "size of the stored content" }),
+  sha256: z.string().openapi({
+    description: "hex SHA-256 of the stored content",
+  }),
+  created_at: z.string().openapi({ format: "date-time" }),
+}).openapi("Dataset");
+
+/** Row -> JSON; takes only the listed fields, so content can never leak. */
+export function shapeDataset(
+  row: Omit<DatasetRow, "content" | "tenant">,
+): z.infer<typeof DatasetSchema> {
+  return {
+    id: row.id,
+    name: row.name,
+    format: row.format,
+    shape: row.shape,
+    bytes: row.bytes,
+    sha256: row.sha256,
+    created_at: row.createdAt.toISOString(),
+  };
+}
+
+const file = z.instanceof(File).openapi({ type: "string", format: "binary" });
+
+const UploadForm = z.object({
+  name: z.string().trim().min(1).max(200),
+  format: z.enum(DATASET_FORMATS),
+  images: file.optional().openapi({ description: "idx: training images" }),
+  labels: file.optional().openapi({ description: "idx: training labels" }),
+  test_images: file.optional().openapi({ description: "idx: test images" }),
+  test_labels: file.optional().openapi({ description: "idx: test labels" }),
+  file: file.optional().openapi({ description: "csv: the CSV file" }),
+  label_column: z.string().min(1).max(200).default("label").openapi({
+    description: "csv: header name of the label column",
+  }),
+  shape: z.string().regex(/^\d+(,\d+){0,2}$/, {
+    error:
+      "shape must be 1 to 3 comma-separated positive integers, e.g. 28,28,1",
+  }).optional().openapi({ description: "csv: sample shape, e.g. 28,28,1" }),
+}).superRefine((f, ctx) => {
+  const need = f.format === "idx" ? ["images", "labels"] : ["file"];
+  const forbid = f.format === "idx"
+    ? ["file", "shape"]
+    : ["images", "labels", "test_images", "test_labels"];
+  for (const key of need) {
+    if (f[key as keyof typeof f] === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: `format ${f.format} needs a ${key} file`,
+      });
+    }
+  }
+  for (const key of forbid) {
+    if (f[key as keyof typeof f] !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: `${key} does not belong to format ${f.format}`,
+      });
+    }
+  }
+  if ((f.test_images === undefined) !== (f.test_labels === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: [f.test_images ? "test_labels" : "test_images"],
+      message: "test_images and test_labels come together",
+    });
+  }
+}).openapi("DatasetUpload");
+
+const datasetJson = { "application/json": { schema: DatasetSchema } };
+const unauthorized = problemResponse("missing or invalid API key");
+
+const upload = createRoute({
+  method: "post",
+  path: "/v1/datasets",
+  summary: "Upload a dataset (IDX images + labels, or CSV)",
+  description:
+    "multipart/form-data. IDX: `format=idx`, files `images` and `labels` (gzipped or raw), optionally `test_images` and `test_labels`. CSV: `format=csv`, file `file` with a header row, `label_column` (default `label`), optional `shape`. The files are parsed before anything is stored.",
+  security: BEARER_SECURITY,
+  request: {
+    body: {
+      required: true,
+      content: { "multipart/form-data": { schema: UploadForm } },
+    },
+  },
+  responses: {
+    201: {
+      description: "stored",
+      content: {
+        "application/json": {
+          schema: DatasetSchema.extend({
+            samples: z.int(),
+            classes: z.int(),
+          }).openapi("DatasetCreated"),
+        },
+      },
+    },
+    400: problemResponse("missing fields, or files that do not parse"),
+    401: unauthorized,
+    413: problemResponse("upload larger than MAX_UPLOAD_BYTES"),
+    415: problemResponse("body is not multipart/form-data"),
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/v1/datasets",
+  summary: "List datasets, newest first",
+  security: BEARER_SECURITY,
+  responses: {
+    200: {
+      description: "the tenant's datasets",
+      content: {
+        "application/json": {
+          schema: z.object({ data: z.array(DatasetSchema) }).openapi(
+            "DatasetList",
+          ),
+        },
+      },
+    },
+    401: unauthorized,
+  },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/v1/datasets/{id}",
+  summary: "One dataset",
+  security: BEARER_SECURITY,
+  request: {
+    params: z.object({
+      id: z.string().max(200).openapi({ param: { name: "id", in: "path" } }),
+    }),
+  },
+  responses: {
+    200: { description: "the dataset", content: datasetJson },
+    401: unauthorized,
+    404: problemResponse("no such dataset for this tenant"),
+  },
+});
+
+const bytesOf = async (f: File | undefined) =>
+  f ? new Uint8Array(await f.arrayBuffer()) : undefined;
+
+/** The /v1/datasets routes. */
+export function datasetRoutes({ db, config }: AppDeps) {
+  return newRouter()
+    .openapi(upload, async (c) => {
+      const form = c.req.valid("form");
+      // Inflated IDX may be several times its gzip size; bound what we store.
+      const encoded = form.format === "idx"
+        ? await encodeIdx({
+          images: (await bytesOf(form.images))!,
+          labels: (await bytesOf(form.labels))!,
+          testImages: await bytesOf(form.test_images),
+          testLabels: await bytesOf(form.test_labels),
+        }, 4 * config.maxUploadBytes)
+        : await encodeCsv(
+          (await bytesOf(form.file))!,
+          form.label_column,
+          form.shape?.split(",").map(Number),
+        );
+      const row = await createDataset(db, {
+        tenant: c.get("tenant"),
+        name: form.name,
+        format: form.format,
+        shape: encoded.shape,
+        bytes: encoded.content.length,
+        sha256: await sha256Hex(encoded.content),
+        content: encoded.content,
+      });
+      return c.json({
+        ...shapeDataset(row),
+        samples: encoded.samples,
+        classes: encoded.classes,
+      }, 201);
+    })
+    .openapi(list, async (c) => {
+      const rows = await listDatasets(db, c.get("tenant"));
+      return c.json({ data: rows.map(shapeDataset) }, 200);
+    })
+    .openapi(get, async (c) => {
+      const { id } = c.req.valid("param");
+      const row = isUuid(id)
+        ? await getDataset(db, c.get("tenant"), id)
+        : undefined;
+      if (!row) {
+        throw new ApiError(
+          "dataset_not_found",
+          `no dataset ${id} for this tenant`,
+        );
+      }
+      return c.json(shapeDataset(row), 200);
+    });
+}

@@ -1,0 +1,114 @@
+/** GET /v1/jobs/{id}/events: a JSON page of the event log, or a live SSE stream. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { streamSSE } from "hono/streaming";
+import { listJobEvents } from "../db/mod.ts";
+import { problemResponse } from "../src/problem.ts";
+import { JobEventSchema, shapeEvent } from "./_event_shape.ts";
+import { findJob, JobIdParam } from "./_job_lookup.ts";
+import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
+import { followEvents } from "./_sse_follow.ts";
+
+const seq = z.coerce.number().int().min(0).max(2 ** 31 - 1);
+
+const events = createRoute({
+  method: "get",
+  path: "/v1/jobs/{id}/events",
+  summary:
+    "The job's events: a JSON page, or SSE with Accept: text/event-stream",
+  description: [
+    "As JSON: events with seq > `after`, oldest first, at most `limit`.",
+    "As SSE: each event is sent with `id:` = seq, `event:` = type and `data:` = the event JSON;",
+    "the stream resumes after `Last-Event-ID` (or `after`), sends `: heartbeat` comments while idle,",
+    "and closes after the terminal `status` event (succeeded, failed or cancelled).",
+  ].join(" "),
+  security: BEARER_SECURITY,
+  request: {
+    params: JobIdParam,
+    query: z.object({
+      after: seq.default(0).openapi({
+        description: "only events with a greater seq",
+      }),
+      limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({
+        description: "page size (JSON only)",
+      }),
+    }),
+    headers: z.object({
+      accept: z.string().optional(),
+      "last-event-id": z.string().regex(/^\d{1,10}$/, {
+        error: "Last-Event-ID must be an event seq (a non-negative integer)",
+      }).optional().openapi({
+        description: "SSE resume point; wins over `after`",
+      }),
+    }),
+  },
+  responses: {
+    200: {
+      description: "a page of events, or an event stream",
+      content: {
+        "application/json": {
+          schema: z.object({
+            data: z.array(JobEventSchema),
+            has_more: z.boolean(),
+          }).openapi("JobEventPage"),
+        },
+        "text/event-stream": {
+          schema: z.string().openapi({
+            example:
+              'id: 5\nevent: step\ndata: {"seq":5,"type":"step","created_at":"2026-01-01T00:00:00.000Z","data":{"epoch":1,"step":120,"steps":468,"loss":0.73,"phase":"inversion"}}\n\n',
+          }),
+        },
+      },
+    },
+    400: problemResponse("invalid query or Last-Event-ID"),
+    401: problemResponse("missing or invalid API key"),
+    404: problemResponse("no such job for this tenant"),
+  },
+});
+
+/** The events route. */
+export function eventRoutes({ db, config, counters }: AppDeps) {
+  return newRouter().openapi(events, async (c) => {
+    const { id } = c.req.valid("param");
+    const { after, limit } = c.req.valid("query");
+    const headers = c.req.valid("header");
+    const tenant = c.get("tenant");
+    await findJob(db, tenant, id);
+
+    if (!headers.accept?.includes("text/event-stream")) {
+      const rows = await listJobEvents(db, id, { after, limit: limit + 1 });
+      return c.json({
+        data: rows.slice(0, limit).map(shapeEvent),
+        has_more: rows.length > limit,
+      }, 200);
+    }
+
+    const lastEventId = headers["last-event-id"];
+    // EventSource resends the original URL on reconnect, so the header is the
+    // fresher resume point and wins over the query.
+    const from = lastEventId !== undefined ? Number(lastEventId) : after;
+    // Tell proxies such as nginx not to buffer the stream.
+    c.header("X-Accel-Buffering", "no");
+    return streamSSE(c, async (stream) => {
+      // Deno cancels the response body when the client disconnects, which
+      // hono reports as onAbort: that ends the polling loop below.
+      const gone = new AbortController();
+      stream.onAbort(() => gone.abort());
+      try {
+        await followEvents(stream, {
+          db,
+          tenant,
+          jobId: id,
+          after: from,
+          pollMs: config.ssePollMs,
+          heartbeatMs: config.sseHeartbeatMs,
+          signal: gone.signal,
+          gauge: counters,
+        });
+      } catch (err) {
+        // A query failing after the client left is expected (pool closing);
+        // otherwise log it and end the stream: the client resumes by id.
+        if (!gone.signal.aborted) console.error("SSE stream failed:", err);
+      }
+    });
+  });
+}

@@ -1,0 +1,233 @@
+/** /v1/jobs: create (idempotent with a key), list, read and cancel jobs. */
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  createJob,
+  getDataset,
+  getLatestEpochMetric,
+  JOB_STATUSES,
+  type JobRow,
+  listJobs,
+  requestCancel,
+} from "../db/mod.ts";
+import { ApiError, problemResponse, validationError } from "../src/problem.ts";
+import { ApiJobSpec } from "./_api_job_spec.ts";
+import { findJob, isUuid, JobIdParam } from "./_job_lookup.ts";
+import { EpochMetricSchema, shapeEpochMetric } from "./_metric_shape.ts";
+import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
+import { sameJson } from "./_same_json.ts";
+
+/** A job as the API returns it. */
+export const JobSchema = z.object({
+  id: z.uuid(),
+  status: z.enum(JOB_STATUSES),
+  spec: ApiJobSpec,
+  attempts: z.int(),
+  max_attempts: z.int(),
+  progress: z.record(z.string(), z.unknown()).nullable().openapi({
+    description: "the latest step: epoch, step, steps, loss, phase",
+  }),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  result: z.record(z.string(), z.unknown()).nullable().openapi({
+    description: "final metrics, counters and seconds_by_phase once succeeded",
+  }),
+  // A union, not .nullable(): zod-to-openapi would mark the shared
+  // EpochMetric component itself nullable.
+  latest_metrics: z.union([EpochMetricSchema, z.null()]),
+  cancel_requested_at: z.string().nullable(),
+  created_at: z.string().openapi({ format: "date-time" }),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+}).openapi("Job");
+
+type JobJson = z.infer<typeof JobSchema>;
+
+const iso = (d: Date | null) => d ? d.toISOString() : null;
+
+/** Row (+ its latest epoch metrics) -> JSON; the one place job JSON is built. */
+export function shapeJob(
+  row: JobRow,
+  latest: Parameters<typeof shapeEpochMetric>[0] | undefined,
+): JobJson {
+  return {
+    id: row.id,
+    status: row.status,
+    spec: row.spec as ApiJobSpec,
+    attempts: row.attempts,
+    max_attempts: row.maxAttempts,
+    progress: row.progress ?? null,
+    error: row.error ?? null,
+    result: row.result ?? null,
+    latest_metrics: latest ? shapeEpochMetric(latest) : null,
+    cancel_requested_at: iso(row.cancelRequestedAt),
+    created_at: row.createdAt.toISOString(),
+    started_at: iso(row.startedAt),
+    finished_at: iso(row.finishedAt),
+  };
+}
+
+const jobJson = { "application/json": { schema: JobSchema } };
+const errors = {
+  401: problemResponse("missing or invalid API key"),
+};
+
+const create = createRoute({
+  method: "post",
+  path: "/v1/jobs",
+  summary: "Submit a training job",
+  description:
+    "With an Idempotency-Key header, a retry with the same key and body returns the job created first (200) instead of a new one.",
+  security: BEARER_SECURITY,
+  request: {
+    headers: z.object({
+      "Idempotency-Key": z.string().min(1).max(255).optional().openapi({
+        description: "client-chosen key; same key and body -> same job",
+      }),
+    }),
+    body: {
+      required: true,
+      content: { "application/json": { schema: ApiJobSpec } },
+    },
+  },
+  responses: {
+    201: { description: "created", content: jobJson },
+    200: {
+      description: "an existing job with this Idempotency-Key",
+      content: jobJson,
+    },
+    400: problemResponse("invalid body or malformed JSON; nothing was written"),
+    ...errors,
+    413: problemResponse("body larger than MAX_BODY_BYTES"),
+    415: problemResponse("body is not application/json"),
+    422: problemResponse("Idempotency-Key reused with a different body"),
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/v1/jobs",
+  summary: "List jobs, newest first",
+  security: BEARER_SECURITY,
+  request: {
+    query: z.object({
+      status: z.enum(JOB_STATUSES).optional(),
+      after: z.string().max(200).optional().openapi({
+        description: "cursor: the id of the last job of the previous page",
+      }),
+      limit: z.coerce.number().int().min(1).max(100).default(20),
+    }),
+  },
+  responses: {
+    200: {
+      description: "one page",
+      content: {
+        "application/json": {
+          schema: z.object({ data: z.array(JobSchema), has_more: z.boolean() })
+            .openapi("JobPage"),
+        },
+      },
+    },
+    400: problemResponse("invalid query"),
+    ...errors,
+  },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/v1/jobs/{id}",
+  summary: "One job, with progress and latest metrics",
+  security: BEARER_SECURITY,
+  request: { params: JobIdParam },
+  responses: {
+    200: { description: "the job", content: jobJson },
+    ...errors,
+    404: problemResponse("no such job for this tenant"),
+  },
+});
+
+const cancel = createRoute({
+  method: "post",
+  path: "/v1/jobs/{id}/cancel",
+  summary: "Request cancellation (idempotent)",
+  description:
+    "A queued job is cancelled at once; a running one moves to cancelling and stops within one step. Cancelling a finished job changes nothing.",
+  security: BEARER_SECURITY,
+  request: { params: JobIdParam },
+  responses: {
+    200: { description: "the job after the request", content: jobJson },
+    ...errors,
+    404: problemResponse("no such job for this tenant"),
+  },
+});
+
+/** The /v1/jobs routes. */
+export function jobRoutes({ db, config }: AppDeps) {
+  const withMetrics = async (row: JobRow) =>
+    shapeJob(row, await getLatestEpochMetric(db, row.id));
+
+  return newRouter()
+    .openapi(create, async (c) => {
+      const tenant = c.get("tenant");
+      const spec = c.req.valid("json");
+      const key = c.req.valid("header")["Idempotency-Key"];
+      if ("id" in spec.dataset) {
+        const id = spec.dataset.id;
+        if (!isUuid(id) || !(await getDataset(db, tenant, id))) {
+          throw validationError([{
+            path: "dataset.id",
+            in: "body",
+            message: `no uploaded dataset ${id} for this tenant`,
+          }]);
+        }
+      }
+      const { job, created } = await createJob(db, {
+        tenant,
+        spec,
+        idempotencyKey: key,
+        maxAttempts: config.maxAttempts,
+      });
+      if (!created && !sameJson(job.spec, spec)) {
+        throw new ApiError(
+          "idempotency_key_reused",
+          `Idempotency-Key "${key}" was first used for job ${job.id} with a different body`,
+        );
+      }
+      return c.json(await withMetrics(job), created ? 201 : 200);
+    })
+    .openapi(list, async (c) => {
+      const { status, after, limit } = c.req.valid("query");
+      if (after !== undefined && !isUuid(after)) {
+        throw validationError([{
+          path: "after",
+          in: "query",
+          message:
+            `after must be a job id from a previous page, got "${after}"`,
+        }]);
+      }
+      const page = await listJobs(db, c.get("tenant"), {
+        status,
+        after,
+        limit,
+      });
+      return c.json(
+        {
+          data: await Promise.all(page.data.map(withMetrics)),
+          has_more: page.has_more,
+        },
+        200,
+      );
+    })
+    .openapi(get, async (c) => {
+      const job = await findJob(db, c.get("tenant"), c.req.valid("param").id);
+      return c.json(await withMetrics(job), 200);
+    })
+    .openapi(cancel, async (c) => {
+      const { id } = c.req.valid("param");
+      const tenant = c.get("tenant");
+      await findJob(db, tenant, id);
+      const job = await requestCancel(db, tenant, id);
+      if (!job) {
+        throw new ApiError("job_not_found", `no job ${id} for this tenant`);
+      }
+      return c.json(await withMetrics(job), 200);
+    });
+}

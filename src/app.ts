@@ -1,0 +1,191 @@
+/**
+ * Builds the HTTP API: auth, body limits, the resource routes, and the one
+ * error handler that renders every failure as problem+json.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { createDb, type Db } from "../db/mod.ts";
+import { authMiddleware } from "../routes/_auth.ts";
+import { HttpCounters } from "../routes/_http_counters.ts";
+import type { AppEnv } from "../routes/_router.ts";
+import { coefficientRoutes } from "../routes/coefficients.ts";
+import { datasetRoutes } from "../routes/datasets.ts";
+import { docRoutes, OPENAPI_INFO } from "../routes/docs.ts";
+import { eventRoutes } from "../routes/events.ts";
+import { healthRoutes } from "../routes/health.ts";
+import { jobRoutes } from "../routes/jobs.ts";
+import { metricRoutes } from "../routes/metrics.ts";
+import {
+  type Config,
+  ConfigError,
+  isLoopbackHost,
+  loadConfig,
+} from "./config.ts";
+import { ApiError, renderProblem } from "./problem.ts";
+
+/** What createApp needs. */
+export interface AppOptions {
+  db: Db;
+  config: Config;
+  /** Where the "auth is off" notice goes; tests silence it. */
+  log?: (message: string) => void;
+}
+
+/** Maps hono's own exceptions (bad JSON, 415 from the media type gate) to codes. */
+function fromHttpException(err: HTTPException): ApiError {
+  switch (err.status) {
+    case 400:
+      return /json/i.test(err.message)
+        ? new ApiError(
+          "malformed_json",
+          "the request body is not valid JSON",
+          { cause: err },
+        )
+        : new ApiError("bad_request", err.message || "bad request", {
+          cause: err,
+        });
+    case 413:
+      return new ApiError(
+        "payload_too_large",
+        "the request body is too large",
+        {
+          cause: err,
+        },
+      );
+    case 415:
+      return new ApiError(
+        "unsupported_media_type",
+        "the request's Content-Type is not one this operation accepts",
+        { cause: err },
+      );
+    default:
+      return new ApiError("bad_request", err.message, { cause: err });
+  }
+}
+
+/** The one error handler: ApiError as is, hono's errors mapped, the rest 500. */
+function onError(err: Error, c: Context): Response {
+  if (err instanceof ApiError) return renderProblem(err);
+  if (err instanceof HTTPException) {
+    return renderProblem(fromHttpException(err));
+  }
+  // Unknown: log everything here, tell the client nothing about internals.
+  console.error(`unhandled error on ${c.req.method} ${c.req.path}:`, err);
+  return renderProblem(
+    new ApiError(
+      "internal",
+      "an unexpected error occurred; it has been logged",
+    ),
+  );
+}
+
+function limit(maxSize: number, what: string): MiddlewareHandler {
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new ApiError(
+        "payload_too_large",
+        `${what} larger than ${maxSize} bytes`,
+      );
+    },
+  });
+}
+
+/**
+ * The API app. Without API keys it serves one tenant, and only on loopback.
+ * @throws {ConfigError} when API_KEYS is unset and HOST is not loopback.
+ */
+export async function createApp(
+  { db, config, log = console.log }: AppOptions,
+): Promise<OpenAPIHono<AppEnv>> {
+  if (!config.apiKeys) {
+    if (!isLoopbackHost(config.host)) {
+      throw new ConfigError(
+        `API_KEYS is unset, so authentication is off, which is allowed only on a loopback HOST; ` +
+          `HOST is "${config.host}". Set API_KEYS=key:tenant[,key:tenant...] or HOST=127.0.0.1`,
+      );
+    }
+    log(
+      `auth is off (API_KEYS unset): every request is tenant "default"; serving on loopback only`,
+    );
+  }
+  const counters = new HttpCounters();
+  const deps = { db, config, counters };
+  const app = new OpenAPIHono<AppEnv>();
+  app.onError(onError);
+  app.notFound((c) => {
+    throw new ApiError(
+      "not_found",
+      `no route for ${c.req.method} ${c.req.path}`,
+    );
+  });
+  app.use("*", counters.middleware());
+  app.use("/v1/*", await authMiddleware(config.apiKeys));
+  // Uploads get their own, larger limit; every other body is JSON.
+  const uploadLimit = limit(config.maxUploadBytes, "upload");
+  const jsonLimit = limit(config.maxBodyBytes, "request body");
+  app.use(
+    "/v1/*",
+    (c, next) =>
+      c.req.path === "/v1/datasets" ? uploadLimit(c, next) : jsonLimit(c, next),
+  );
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "an API key from API_KEYS (key:tenant pairs)",
+  });
+  for (
+    const routes of [
+      jobRoutes,
+      eventRoutes,
+      metricRoutes,
+      coefficientRoutes,
+      datasetRoutes,
+      healthRoutes,
+    ]
+  ) {
+    app.route("/", routes(deps));
+  }
+  app.route("/", docRoutes(() => app.getOpenAPI31Document(OPENAPI_INFO)));
+  return app;
+}
+
+/** An app built from the environment, with the db handle its owner must close. */
+export interface EnvApp {
+  app: OpenAPIHono<AppEnv>;
+  db: Db;
+  config: Config;
+}
+
+/**
+ * Loads the config and connects to DATABASE_URL (the API alone; migrations
+ * are `deno task start`'s job, and /readyz reports when they are missing).
+ * @throws {ConfigError} on a bad environment or a missing DATABASE_URL.
+ */
+export async function createAppFromEnv(): Promise<EnvApp> {
+  const config = loadConfig();
+  if (!config.databaseUrl) {
+    throw new ConfigError(
+      "DATABASE_URL is unset: the API alone needs an existing Postgres " +
+        "(`deno task start` runs one embedded)",
+    );
+  }
+  const db = createDb(config.databaseUrl);
+  return { app: await createApp({ db, config }), db, config };
+}
+
+// Under `deno serve src/app.ts` this module is the main one: build at once so
+// a bad environment stops the server at start, not at the first request.
+let served: Promise<EnvApp> | undefined = import.meta.main
+  ? createAppFromEnv()
+  : undefined;
+
+/** `deno serve src/app.ts` (HOST and PORT come from deno serve's flags there). */
+export default {
+  async fetch(req: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+    served ??= createAppFromEnv();
+    return (await served).app.fetch(req, info);
+  },
+} satisfies Deno.ServeDefaultExport;

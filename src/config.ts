@@ -1,0 +1,202 @@
+/**
+ * Every environment variable the service reads, parsed once with zod so that a
+ * typo fails at start-up with a message naming the variable, not later at use.
+ */
+import { z } from "zod";
+
+/** TF.js backends a worker can use. */
+export const BACKENDS = ["wasm", "cpu", "tensorflow"] as const;
+
+/** Raised when the environment is invalid; the message lists every bad variable. */
+export class ConfigError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConfigError";
+  }
+}
+
+const UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** "65536", "64KiB", "64 MiB", "1g": binary units, because limits guard memory. */
+const byteSize = (name: string) =>
+  z.string().transform((raw, ctx) => {
+    const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(raw);
+    const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
+    if (!m || unit === undefined || Number(m[1]) * unit < 1) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          `${name} must be a positive size like 1048576 or 64MiB, got "${raw}"`,
+      });
+      return z.NEVER;
+    }
+    return Number(m[1]) * unit;
+  });
+
+const intVar = (name: string, min: number, max: number) =>
+  z.string().transform((raw, ctx) => {
+    const n = Number(raw.trim());
+    if (!/^\s*-?\d+\s*$/.test(raw) || n < min || n > max) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          `${name} must be an integer between ${min} and ${max}, got "${raw}"`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+/** "key1:tenantA,key2:tenantB" -> Map(key -> tenant). */
+const apiKeys = z.string().transform((raw, ctx) => {
+  const keys = new Map<string, string>();
+  for (const entry of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const at = entry.lastIndexOf(":");
+    const key = entry.slice(0, at).trim();
+    const tenant = entry.slice(at + 1).trim();
+    if (at <= 0 || !tenant || !/^[\w.-]{1,64}$/.test(tenant)) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          `API_KEYS entries must look like key:tenant (tenant of letters, digits, . _ -), got "${entry}"`,
+      });
+      return z.NEVER;
+    }
+    keys.set(key, tenant);
+  }
+  if (keys.size === 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: "API_KEYS is set but holds no key:tenant pairs",
+    });
+    return z.NEVER;
+  }
+  return keys;
+});
+
+/** "2" -> [0, 1] (a count); "0,2" -> [0, 2] (explicit device indices). */
+const gpus = z.string().transform((raw, ctx) => {
+  const parts = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        `GPUS must be a count like 2 or a list of indices like 0,2, got "${raw}"`,
+    });
+    return z.NEVER;
+  }
+  const nums = parts.map(Number);
+  return parts.length === 1 && !raw.includes(",")
+    ? Array.from({ length: nums[0] }, (_, i) => i)
+    : nums;
+});
+
+const EnvSchema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, {
+    error: (i) => `DATABASE_URL must be a postgres:// URL, got "${i.input}"`,
+  }).optional(),
+  DATA_DIR: z.string().default("./.data"),
+  HOST: z.string().default("127.0.0.1"),
+  PORT: intVar("PORT", 0, 65535).default(8787),
+  API_KEYS: apiKeys.optional(),
+  WORKERS: intVar("WORKERS", 0, 256).default(1),
+  GPUS: gpus.optional(),
+  LEASE_SECONDS: intVar("LEASE_SECONDS", 1, 86_400).default(30),
+  MAX_ATTEMPTS: intVar("MAX_ATTEMPTS", 1, 100).default(3),
+  FNGD_BACKEND: z.enum(BACKENDS, {
+    error: (i) =>
+      `FNGD_BACKEND must be one of ${BACKENDS.join(", ")}, got "${i.input}"`,
+  }).default("wasm"),
+  FNGD_DATA_DIR: z.string().optional(),
+  MAX_UPLOAD_BYTES: byteSize("MAX_UPLOAD_BYTES").default(64 * 1024 ** 2),
+  MAX_BODY_BYTES: byteSize("MAX_BODY_BYTES").default(1024 ** 2),
+  SSE_HEARTBEAT_MS: intVar("SSE_HEARTBEAT_MS", 10, 3_600_000).default(15_000),
+  SSE_POLL_MS: intVar("SSE_POLL_MS", 10, 60_000).default(250),
+});
+
+/** The parsed configuration, camelCase, defaults filled in. */
+export interface Config {
+  /** Real Postgres when set; otherwise `deno task start` embeds PGlite. */
+  databaseUrl?: string;
+  dataDir: string;
+  host: string;
+  /** 0 asks the OS for a free port. */
+  port: number;
+  /** Bearer key -> tenant; undefined means auth is off (loopback only). */
+  apiKeys?: Map<string, string>;
+  workers: number;
+  /** GPU indices to hand out to workers, one each. */
+  gpus?: number[];
+  leaseSeconds: number;
+  maxAttempts: number;
+  backend: (typeof BACKENDS)[number];
+  fngdDataDir?: string;
+  /** Largest dataset upload, in bytes. */
+  maxUploadBytes: number;
+  /** Largest JSON request body, in bytes. */
+  maxBodyBytes: number;
+  /** Interval between SSE heartbeat comments. */
+  sseHeartbeatMs: number;
+  /** How often an SSE stream polls job_events (NOTIFY is only a hint). */
+  ssePollMs: number;
+}
+
+/**
+ * Parses the environment once. Empty strings count as unset, so `API_KEYS=`
+ * in a shell or compose file means "no keys", not "an invalid key list".
+ * @throws {ConfigError} listing every invalid variable.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Config {
+  const present = Object.fromEntries(
+    Object.keys(EnvSchema.shape)
+      .map((k) => [k, env[k]] as const)
+      .filter(([, v]) => v !== undefined && v.trim() !== ""),
+  );
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) =>
+      i.message.startsWith(String(i.path[0]))
+        ? i.message
+        : `${i.path.join(".")}: ${i.message}`
+    );
+    throw new ConfigError(`invalid environment:\n  ${lines.join("\n  ")}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    host: e.HOST,
+    port: e.PORT,
+    apiKeys: e.API_KEYS,
+    workers: e.WORKERS,
+    gpus: e.GPUS,
+    leaseSeconds: e.LEASE_SECONDS,
+    maxAttempts: e.MAX_ATTEMPTS,
+    backend: e.FNGD_BACKEND,
+    fngdDataDir: e.FNGD_DATA_DIR,
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
+    ssePollMs: e.SSE_POLL_MS,
+  };
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
+}

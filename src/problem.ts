@@ -1,0 +1,165 @@
+/**
+ * The API's one error class and its RFC 9457 problem+json rendering. Routes
+ * throw `ApiError`; `app.onError` renders it, so every error body has one shape.
+ */
+import { z } from "@hono/zod-openapi";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/** Every error code the API answers with, and the HTTP status it maps to. */
+export const ERROR_STATUS = {
+  validation_failed: 400,
+  malformed_json: 400,
+  invalid_dataset: 400,
+  bad_request: 400,
+  unauthorized: 401,
+  job_not_found: 404,
+  dataset_not_found: 404,
+  coefficients_not_found: 404,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  idempotency_key_reused: 422,
+  internal: 500,
+  not_ready: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+/** A machine-readable error code. */
+export type ApiErrorCode = keyof typeof ERROR_STATUS;
+
+/** Human titles, stable per code (RFC 9457: the title does not vary per occurrence). */
+const TITLES: Record<ApiErrorCode, string> = {
+  validation_failed: "Request validation failed",
+  malformed_json: "Malformed JSON",
+  invalid_dataset: "Invalid dataset",
+  bad_request: "Bad request",
+  unauthorized: "Unauthorized",
+  job_not_found: "Job not found",
+  dataset_not_found: "Dataset not found",
+  coefficients_not_found: "Coefficients not found",
+  not_found: "Not found",
+  method_not_allowed: "Method not allowed",
+  payload_too_large: "Payload too large",
+  unsupported_media_type: "Unsupported media type",
+  idempotency_key_reused: "Idempotency key reused",
+  internal: "Internal server error",
+  not_ready: "Service not ready",
+};
+
+/** One invalid input field. */
+export interface FieldError {
+  /** Dotted path inside the part, e.g. `optimizer.lr` or `model.layers.0.units`. */
+  path: string;
+  /** Which part of the request: body, query, path or header. */
+  in: "body" | "query" | "path" | "header";
+  message: string;
+}
+
+/** The one error class of the API; `code` decides the status and title. */
+export class ApiError extends Error {
+  readonly status: (typeof ERROR_STATUS)[ApiErrorCode];
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly extra: {
+      errors?: FieldError[];
+      headers?: Record<string, string>;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, { cause: extra.cause });
+    this.name = "ApiError";
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+/** The problem+json body, as documented in OpenAPI. */
+export const ProblemSchema = z.object({
+  type: z.string().openapi({ example: "/docs#problem-job_not_found" }),
+  title: z.string().openapi({ example: "Job not found" }),
+  status: z.int().openapi({ example: 404 }),
+  detail: z.string().openapi({ example: "no job 0196... for this tenant" }),
+  code: z.enum(Object.keys(ERROR_STATUS) as [ApiErrorCode, ...ApiErrorCode[]]),
+  errors: z.array(z.object({
+    path: z.string(),
+    in: z.enum(["body", "query", "path", "header"]),
+    message: z.string(),
+  })).optional().openapi({
+    description: "the invalid fields, for validation_failed",
+  }),
+}).openapi("Problem");
+
+/** The media type of every error body. */
+export const PROBLEM_MEDIA_TYPE = "application/problem+json";
+
+/** A createRoute `responses` entry for an error status. */
+export function problemResponse(description: string) {
+  return {
+    description,
+    content: { [PROBLEM_MEDIA_TYPE]: { schema: ProblemSchema } },
+  };
+}
+
+/** Renders an ApiError as an RFC 9457 response. */
+export function renderProblem(err: ApiError): Response {
+  const body: z.infer<typeof ProblemSchema> = {
+    // A relative URI into the reference page, which lists every code.
+    type: `/docs#problem-${err.code}`,
+    title: TITLES[err.code],
+    status: err.status,
+    detail: err.message,
+    code: err.code,
+    ...(err.extra.errors ? { errors: err.extra.errors } : {}),
+  };
+  return new Response(JSON.stringify(body), {
+    status: err.status,
+    headers: { "content-type": PROBLEM_MEDIA_TYPE, ...err.extra.headers },
+  });
+}
+
+/** The documented list of codes, for the reference page. */
+export function listProblemCodes(): {
+  code: ApiErrorCode;
+  status: number;
+  title: string;
+}[] {
+  return (Object.keys(ERROR_STATUS) as ApiErrorCode[]).map((code) => ({
+    code,
+    status: ERROR_STATUS[code],
+    title: TITLES[code],
+  }));
+}
+
+const TARGET_PLACE: Record<string, FieldError["in"]> = {
+  json: "body",
+  form: "body",
+  query: "query",
+  param: "path",
+  header: "header",
+};
+
+/**
+ * Turns zod issues into field errors. `target` is hono's validation target
+ * (json, form, query, param, header).
+ */
+export function fieldErrors(
+  issues: readonly z.core.$ZodIssue[],
+  target: string,
+): FieldError[] {
+  const place = TARGET_PLACE[target] ?? "body";
+  return issues.map((issue) => ({
+    path: issue.path.map(String).join("."),
+    in: place,
+    message: issue.message,
+  }));
+}
+
+/** A validation_failed error listing the invalid fields; nothing was written. */
+export function validationError(errors: FieldError[]): ApiError {
+  const where = errors.map((e) => e.path || `(${e.in})`).join(", ");
+  return new ApiError(
+    "validation_failed",
+    `the request has ${errors.length} invalid field(s): ${where}`,
+    { errors },
+  );
+}
