@@ -10,11 +10,12 @@ import { EngineError } from "./types.ts";
 export const BACKEND_NAMES = ["wasm", "cpu", "tensorflow"] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
-// Dynamic specifiers keep the optional packages out of the module graph, so a
-// machine without them never tries to resolve or install them.
-const TENSORFLOW_PACKAGES = [
-  "npm:@tensorflow/tfjs-node-gpu@4.22.0",
-  "npm:@tensorflow/tfjs-node@4.22.0",
+// Bare specifiers resolve only when the user added the package to deno.json
+// (`deno add --allow-scripts npm:@tensorflow/tfjs-node-gpu@4.22.0`), so a
+// machine without it fails fast instead of downloading it half-installed.
+export const TENSORFLOW_PACKAGES = [
+  "@tensorflow/tfjs-node-gpu",
+  "@tensorflow/tfjs-node",
 ];
 
 async function loadTensorflowBackend(): Promise<void> {
@@ -31,8 +32,9 @@ async function loadTensorflowBackend(): Promise<void> {
   throw new EngineError(
     "backend_unavailable",
     "the tensorflow backend needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node " +
-      "with libtensorflow installed (e.g. `deno install --allow-scripts npm:@tensorflow/tfjs-node-gpu@4.22.0` " +
-      "on a machine that can download libtensorflow); use --backend wasm otherwise. Tried: " +
+      "with libtensorflow: on a machine that can download libtensorflow, run " +
+      "`deno add --allow-scripts npm:@tensorflow/tfjs-node-gpu@4.22.0` (or tfjs-node for CPU); " +
+      "use --backend wasm otherwise. Tried: " +
       failures.join("; "),
   );
 }

@@ -122,7 +122,7 @@ export const KfacSpec = z.strictObject({
   lr: z.number().positive().max(100).default(0.01),
   momentum: z.number().min(0).max(0.999).default(0.9),
   weight_decay: weightDecay,
-  damping: z.number().positive().max(1e6).default(0.001),
+  damping: z.number().positive().max(1e6).default(0.01),
   factor_decay: z.number().min(0).max(0.9999).default(0.95),
   inv_every: z.int().min(1).max(10000).default(20),
 });
