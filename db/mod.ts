@@ -59,3 +59,4 @@ export {
   markCancelled,
   releaseJob,
 } from "./finish_job.ts";
+export { getJobModel, saveJobModel } from "./job_models.ts";

@@ -1,5 +1,5 @@
 /**
- * The six tables of DESIGN.md. Row types are inferred from here; the SQL in
+ * The six tables of DESIGN.md, plus job_models for the trained model. Row types are inferred from here; the SQL in
  * migrations/ is generated from this file by drizzle-kit.
  */
 import { sql } from "drizzle-orm";
@@ -108,6 +108,15 @@ export const checkpoints = pgTable("checkpoints", {
   createdAt: createdAt(),
 }, (t) => [primaryKey({ columns: [t.jobId, t.epoch] })]);
 
+/** The trained model of a succeeded job, in TF.js layers format (model.json + weights.bin). */
+export const jobModels = pgTable("job_models", {
+  jobId: uuid("job_id").primaryKey()
+    .references(() => jobs.id, { onDelete: "cascade" }),
+  modelJson: jsonb("model_json").$type<Record<string, unknown>>().notNull(),
+  weightData: bytea("weight_data").notNull(),
+  createdAt: createdAt(),
+});
+
 /** Uploaded IDX or CSV training data. */
 export const datasets = pgTable("datasets", {
   id: uuid("id").primaryKey().defaultRandom(),
@@ -131,5 +140,7 @@ export type EpochMetricRow = typeof epochMetrics.$inferSelect;
 export type CoefficientRow = typeof fngdCoefficients.$inferSelect;
 /** A checkpoints row. */
 export type CheckpointRow = typeof checkpoints.$inferSelect;
+/** A job_models row. */
+export type JobModelRow = typeof jobModels.$inferSelect;
 /** A datasets row, content included. */
 export type DatasetRow = typeof datasets.$inferSelect;

@@ -1,0 +1,183 @@
+/** Real worker processes against a real database: train, cancel, crash and resume. */
+import assert from "node:assert/strict";
+import {
+  createJob,
+  getJob,
+  getJobModel,
+  isTerminalStatus,
+  type JobRow,
+  listEpochMetrics,
+  listJobEvents,
+  requestCancel,
+  summarizeCoefficients,
+} from "../db/mod.ts";
+import { createTestDb, type TestDb } from "./_db.ts";
+import { spawnDeno, waitFor } from "./_process.ts";
+
+/** A small FNGD MLP on seeded synthetic vectors (2 trainable layers). */
+function mlpSpec(epochs: number, samples: number, batchSize = 64) {
+  return {
+    model: {
+      input_shape: [16],
+      layers: [
+        { type: "dense", units: 32, activation: "relu" },
+        { type: "dense", units: 4 },
+      ],
+    },
+    dataset: { name: "synthetic", samples, features: 16, classes: 4, seed: 3 },
+    optimizer: { name: "fngd", lr: 0.05, momentum: 0.9, damping: 1.0 },
+    epochs,
+    batch_size: batchSize,
+    seed: 7,
+    validation_split: 0.1,
+  };
+}
+
+function startWorker(t: TestDb) {
+  return spawnDeno(["run", "-A", "workers/worker.ts"], {
+    DATABASE_URL: t.url,
+    LEASE_SECONDS: "2",
+    FNGD_BACKEND: "wasm",
+  });
+}
+
+function untilTerminal(t: TestDb, id: string, timeoutMs: number) {
+  return waitFor<JobRow>(
+    async () => {
+      const job = await getJob(t.db, "t", id);
+      return job && isTerminalStatus(job.status) ? job : undefined;
+    },
+    timeoutMs,
+    `job ${id} to finish`,
+  );
+}
+
+Deno.test("a worker process trains a small FNGD job to succeeded", async () => {
+  const t = await createTestDb();
+  const worker = startWorker(t);
+  try {
+    const { job } = await createJob(t.db, {
+      tenant: "t",
+      spec: mlpSpec(3, 512),
+    });
+    const done = await untilTerminal(t, job.id, 60_000);
+    assert.equal(done.status, "succeeded", worker.output());
+    assert.equal(done.attempts, 1);
+
+    const metrics = await listEpochMetrics(t.db, job.id);
+    assert.deepEqual(metrics.map((m) => m.phase), [
+      "inversion",
+      "inverse_free",
+      "inverse_free",
+    ]);
+    const batches = metrics[0].steps;
+    const { layers } = await summarizeCoefficients(t.db, job.id);
+    assert.deepEqual(layers.map((l) => l.batches), [batches, batches]);
+
+    const result = done.result as {
+      counters: { solves: number; steps: number };
+    };
+    assert.equal(result.counters.solves, batches * 2, "solves only in epoch 1");
+    assert.equal(result.counters.steps, batches * 3);
+
+    const events = await listJobEvents(t.db, job.id, { limit: 1000 });
+    assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
+    const statuses = events.filter((e) => e.type === "status").map((e) =>
+      e.data.status
+    );
+    assert.deepEqual(statuses, ["queued", "running", "succeeded"]);
+    assert.deepEqual(events.at(-1)?.data.result, done.result);
+    assert.equal(events.filter((e) => e.type === "epoch").length, 3);
+    assert.equal(events.filter((e) => e.type === "coefficients").length, 1);
+    assert.ok((await getJobModel(t.db, job.id))?.weightData.length);
+  } finally {
+    await worker.stop();
+    await t.close();
+  }
+});
+
+Deno.test("cancelling a running job stops the worker within a step and ends cancelled", async () => {
+  const t = await createTestDb();
+  const worker = startWorker(t);
+  try {
+    const { job } = await createJob(t.db, {
+      tenant: "t",
+      spec: mlpSpec(1000, 2048),
+    });
+    await waitFor(
+      async () => {
+        const events = await listJobEvents(t.db, job.id, { limit: 1000 });
+        return events.some((e) => e.type === "epoch") || undefined;
+      },
+      60_000,
+      "the first epoch",
+    );
+    assert.equal(
+      (await requestCancel(t.db, "t", job.id))?.status,
+      "cancelling",
+    );
+    const done = await untilTerminal(t, job.id, 30_000);
+    assert.equal(done.status, "cancelled", worker.output());
+    const events = await listJobEvents(t.db, job.id, { limit: 10_000 });
+    assert.equal(events.at(-1)?.data.status, "cancelled");
+    const epochs = events.filter((e) => e.type === "epoch").length;
+    assert.ok(epochs < 1000, "training did not run to the end");
+  } finally {
+    await worker.stop();
+    await t.close();
+  }
+});
+
+Deno.test("a killed worker's job is resumed by another from its checkpoint without re-solving", async () => {
+  const t = await createTestDb();
+  const first = startWorker(t);
+  let second: ReturnType<typeof startWorker> | undefined;
+  try {
+    const { job } = await createJob(t.db, {
+      tenant: "t",
+      spec: mlpSpec(12, 8192, 32),
+    });
+    await waitFor(
+      async () => {
+        const events = await listJobEvents(t.db, job.id, { limit: 10_000 });
+        return events.some((e) => e.type === "checkpoint") || undefined;
+      },
+      60_000,
+      "the first checkpoint",
+      10,
+    );
+    await first.stop("SIGKILL");
+    const killed = await getJob(t.db, "t", job.id);
+    assert.equal(killed?.status, "running", "killed before the job finished");
+
+    second = startWorker(t);
+    const done = await untilTerminal(t, job.id, 90_000);
+    assert.equal(done.status, "succeeded", second.output());
+    assert.equal(done.attempts, 2);
+
+    const events = await listJobEvents(t.db, job.id, { limit: 10_000 });
+    const resumed = events.find((e) =>
+      e.type === "log" && "resumed_epoch" in e.data
+    );
+    assert.ok(resumed, "the second attempt logged its resume point");
+    const resumedEpoch = resumed.data.resumed_epoch as number;
+    assert.ok(resumedEpoch >= 1);
+    const epochOnes = events.filter((e) =>
+      e.type === "epoch" && e.data.epoch === 1
+    );
+    assert.equal(epochOnes.length, 1, "epoch 1 (the inversion) ran once");
+
+    const metrics = await listEpochMetrics(t.db, job.id);
+    assert.equal(metrics.length, 12);
+    const result = done.result as { counters: { solves: number } };
+    assert.equal(
+      result.counters.solves,
+      metrics[0].steps * 2,
+      "no solve after resuming",
+    );
+  } finally {
+    await first.stop("SIGKILL");
+    await second?.stop();
+    await t.close();
+  }
+});

@@ -1,0 +1,59 @@
+/**
+ * The worker's main loop: claim, run, repeat; when idle, sleep until a NOTIFY
+ * on `jobs` or the poll interval, whichever comes first (NOTIFY is a hint,
+ * and embedded PGlite never delivers it across connections).
+ */
+import { claimNextJob, type Db, JOBS_CHANNEL, listen } from "../db/mod.ts";
+import { type JobContext, runJob } from "./run_job.ts";
+
+/** Options of {@link runWorker}. */
+export interface WorkerOptions extends Omit<JobContext, "db"> {
+  db: Db;
+  /** Idle poll interval in milliseconds. */
+  pollMs: number;
+}
+
+/** Runs until `opts.shutdown` aborts; a job in flight is released first. */
+export async function runWorker(opts: WorkerOptions): Promise<void> {
+  const { db, shutdown } = opts;
+  let wake = () => {};
+  const unlisten = await listen(db, JOBS_CHANNEL, () => wake()).catch(
+    (err) => {
+      opts.log(`LISTEN failed, polling only: ${(err as Error).message}`);
+      return undefined;
+    },
+  );
+  let backoffMs = opts.pollMs;
+  try {
+    while (!shutdown.aborted) {
+      let claimed = false;
+      try {
+        const job = await claimNextJob(db, opts.workerId, opts.leaseSeconds);
+        backoffMs = opts.pollMs;
+        if (job) {
+          claimed = true;
+          opts.log(`claimed job ${job.id} (attempt ${job.attempts})`);
+          const outcome = await runJob(opts, job);
+          opts.log(`job ${job.id}: ${outcome}`);
+        }
+      } catch (err) {
+        // Database down or restarting: back off, keep the process alive.
+        opts.log(`claim failed: ${(err as Error).message}`);
+        backoffMs = Math.min(backoffMs * 2, 30_000);
+      }
+      if (claimed || shutdown.aborted) continue;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          shutdown.removeEventListener("abort", done);
+          resolve();
+        };
+        const timer = setTimeout(done, backoffMs);
+        wake = done;
+        shutdown.addEventListener("abort", done, { once: true });
+      });
+    }
+  } finally {
+    await unlisten?.().catch(() => {});
+  }
+}
