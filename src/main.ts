@@ -1,0 +1,58 @@
+/**
+ * `deno task start`: the whole service in one command. Embedded PGlite when
+ * DATABASE_URL is unset, migrations, the HTTP API on HOST:PORT and a
+ * supervisor running WORKERS worker processes against the same database.
+ * Prints `listening on http://HOST:PORT` once the API accepts connections.
+ */
+import { closeDb, createDb, migrateDb } from "../db/mod.ts";
+import { startSupervisor } from "../workers/supervisor.ts";
+import { createApp } from "./app.ts";
+import { loadConfig } from "./config.ts";
+import { type EmbeddedDb, startEmbeddedDb } from "./embedded_db.ts";
+
+const log = (message: string) => console.error(`[start] ${message}`);
+
+const config = loadConfig();
+let embedded: EmbeddedDb | undefined;
+let databaseUrl = config.databaseUrl;
+if (!databaseUrl) {
+  embedded = await startEmbeddedDb({ dataDir: config.dataDir });
+  databaseUrl = embedded.url;
+  log(`embedded PGlite in ${config.dataDir} served at ${databaseUrl}`);
+}
+const db = createDb(databaseUrl);
+await migrateDb(db);
+
+const app = await createApp({ db, config, log });
+const server = Deno.serve({
+  hostname: config.host,
+  port: config.port,
+  onListen: ({ hostname, port }) =>
+    console.log(`listening on http://${hostname}:${port}`),
+}, app.fetch);
+
+const supervisor = startSupervisor({
+  workers: config.workers,
+  gpus: config.gpus,
+  env: { DATABASE_URL: databaseUrl },
+});
+
+let shuttingDown = false;
+async function shutdown(signal: string): Promise<never> {
+  if (shuttingDown) Deno.exit(1); // a second signal: stop waiting
+  shuttingDown = true;
+  log(`${signal}: stopping workers, API and database`);
+  // Workers first: they release their jobs, which needs the database.
+  await supervisor.stop();
+  // SSE streams can stay open for hours: give requests a few seconds.
+  await Promise.race([
+    server.shutdown(),
+    new Promise((resolve) => setTimeout(resolve, 5000)),
+  ]);
+  await closeDb(db);
+  await embedded?.stop();
+  Deno.exit(0);
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => void shutdown(signal));
+}
