@@ -56,6 +56,15 @@ export async function followEvents(
   let terminalPolls = 0;
   opts.gauge.openStreams++;
   try {
+    // A client resuming at the terminal event (EventSource reconnects after
+    // every close) has seen everything: close at once instead of idling.
+    if (cursor > 0) {
+      const [last] = await listJobEvents(db, jobId, {
+        after: cursor - 1,
+        limit: 1,
+      });
+      if (last && last.seq === cursor && isTerminalEvent(last)) return;
+    }
     while (!signal.aborted) {
       const rows = await listJobEvents(db, jobId, {
         after: cursor,
