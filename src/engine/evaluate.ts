@@ -1,23 +1,23 @@
 /** Loss and accuracy over a whole split, in chunks, with one host read. */
 import * as tf from "@tensorflow/tfjs";
 import type { SequentialModel } from "./model.ts";
+import type { HostSplit } from "./batches.ts";
 
 const CHUNK = 1024;
 
-/** Mean cross-entropy and accuracy of `model` on (x, one-hot y). */
+/** Mean cross-entropy and accuracy of `model` on a split. */
 export function evaluate(
   model: SequentialModel,
-  x: tf.Tensor,
-  y: tf.Tensor2D,
+  split: HostSplit,
 ): { loss: number; accuracy: number } {
-  const n = x.shape[0];
+  const n = split.count;
   const [lossSum, correct] = tf.tidy(() => {
     let loss: tf.Tensor = tf.scalar(0);
     let hits: tf.Tensor = tf.scalar(0);
     for (let start = 0; start < n; start += CHUNK) {
       const size = Math.min(CHUNK, n - start);
-      const logits = model.forward(tf.slice(x, start, size));
-      const yb = tf.slice(y, start, size);
+      const { x, y: yb } = split.rows(start, size);
+      const logits = model.forward(x);
       loss = tf.add(loss, tf.neg(tf.sum(tf.mul(yb, tf.logSoftmax(logits)))));
       hits = tf.add(
         hits,

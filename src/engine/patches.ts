@@ -1,7 +1,12 @@
 /**
  * Convolution as patches times a matrix. The wasm backend has neither
  * ExtractImagePatches nor Conv2DBackpropFilter, and FNGD needs the patches
- * anyway, so conv layers run as `patches(x) @ kernel` with strided slices.
+ * anyway, so conv layers run as `patches(x) @ kernel`.
+ *
+ * Patches come from a conv2d with a one-hot identity filter when the patch is
+ * small, else from kh*kw slices. Measured on wasm (128 x 28 x 28 x C, 3x3):
+ * identity conv 3.5 / 43 / 125 ms for C = 1 / 8 / 16, slices 56 / 60 / 88 ms,
+ * because wasm's Slice copies its whole input through JS.
  */
 import * as tf from "@tensorflow/tfjs";
 
@@ -55,6 +60,9 @@ export function patchGeometry(
   };
 }
 
+/** Patch widths up to this use the identity-filter conv (see the measurements above). */
+export const IDENTITY_CONV_MAX_PATCH = 100;
+
 /**
  * Patches of an NHWC batch as a (M * outH * outW, kh * kw * C) matrix whose
  * column order (dy, dx, c) matches a TF conv kernel reshaped to 2-D.
@@ -63,6 +71,21 @@ export function extractPatches(x: tf.Tensor4D, g: PatchGeometry): tf.Tensor2D {
   const m = x.shape[0];
   const [kh, kw] = g.kernel;
   const [sh, sw] = g.strides;
+  const width = kh * kw * g.channels;
+  if (width <= IDENTITY_CONV_MAX_PATCH) {
+    // Filter [kh, kw, C, kh*kw*C] maps input (dy, dx, c) to output channel (dy*kw + dx)*C + c.
+    const eye = tf.reshape(tf.eye(width), [
+      kh,
+      kw,
+      g.channels,
+      width,
+    ]) as tf.Tensor4D;
+    const padded0 = g.pad.some((p) => p > 0)
+      ? tf.pad(x, [[0, 0], [g.pad[0], g.pad[1]], [g.pad[2], g.pad[3]], [0, 0]])
+      : x;
+    const patches = tf.conv2d(padded0, eye, [sh, sw], "valid");
+    return tf.reshape(patches, [m * g.outHeight * g.outWidth, width]);
+  }
   const padded = g.pad.some((p) => p > 0)
     ? tf.pad(x, [[0, 0], [g.pad[0], g.pad[1]], [g.pad[2], g.pad[3]], [0, 0]])
     : x;

@@ -25,7 +25,7 @@ import {
   type BatchPlan,
   planBatches,
   type SplitData,
-  uploadSplit,
+  splitData,
 } from "./batches.ts";
 import { evaluate } from "./evaluate.ts";
 import { exportModel, type ModelArtifacts } from "./export.ts";
@@ -104,7 +104,7 @@ class TrainingRun {
       deriveSeed(spec.seed, SEED_STREAM.init),
     );
     try {
-      this.split = uploadSplit(
+      this.split = splitData(
         data,
         spec,
         this.model.inputShape,
@@ -114,7 +114,7 @@ class TrainingRun {
       this.model.dispose();
       throw err;
     }
-    this.plan = planBatches(this.split.trainCount, spec.batch_size);
+    this.plan = planBatches(this.split.train.count, spec.batch_size);
     this.optimizer = createOptimizer(
       spec.optimizer,
       this.model.trainable,
@@ -141,9 +141,7 @@ class TrainingRun {
       trainLoss = await this.#runEpoch(epoch, phase);
       const seconds = (this.now() - t0) / 1000;
       this.seconds[phase] = (this.seconds[phase] ?? 0) + seconds;
-      val = this.split.val
-        ? evaluate(this.model, this.split.val.x, this.split.val.y)
-        : val;
+      val = this.split.val ? evaluate(this.model, this.split.val) : val;
       await this.emit({
         type: "epoch",
         data: {
@@ -168,7 +166,7 @@ class TrainingRun {
     }
     if (Number.isNaN(trainLoss) && this.split.val) {
       // Resumed after the last epoch: report the checkpoint's model.
-      val = evaluate(this.model, this.split.val.x, this.split.val.y);
+      val = evaluate(this.model, this.split.val);
     }
     const result: TrainResult = {
       final: {
@@ -181,7 +179,7 @@ class TrainingRun {
     };
     if (this.split.test) {
       result.final.test_accuracy =
-        evaluate(this.model, this.split.test.x, this.split.test.y).accuracy ??
+        evaluate(this.model, this.split.test).accuracy ??
           undefined;
     }
     if (this.options.saveModel) {
@@ -247,8 +245,7 @@ class TrainingRun {
     const captures: LayerCapture[] = [];
     try {
       tf.tidy(() => {
-        const xb = tf.slice(this.split.train.x, start, m);
-        const yb = tf.slice(this.split.train.y, start, m) as tf.Tensor2D;
+        const { x: xb, y: yb } = this.split.train.rows(start, m);
         const probes = this.model.probeShapes(m).map((s) => tf.zeros(s));
         const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
           meanCrossEntropy(this.model.forward(xb, ps, captures), yb)
@@ -319,7 +316,6 @@ class TrainingRun {
   dispose(): void {
     this.optimizer.dispose();
     this.model.dispose();
-    this.split.dispose();
   }
 }
 
