@@ -17,6 +17,7 @@ import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { jobRoutes } from "../routes/jobs.ts";
 import { metricRoutes } from "../routes/metrics.ts";
+import { modelRoutes } from "../routes/model.ts";
 import {
   type Config,
   ConfigError,
@@ -142,6 +143,7 @@ export async function createApp(
       eventRoutes,
       metricRoutes,
       coefficientRoutes,
+      modelRoutes,
       datasetRoutes,
       healthRoutes,
     ]
