@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { LayerCapture } from "./model.ts";
+import { matMulT } from "./ops.ts";
 
 /** A gradient-shaped direction for one layer. */
 export interface LayerGrad {
@@ -18,7 +19,7 @@ export interface LayerGrad {
 /** Mean-loss gradient `A^T e` (SGD's direction; `c = 1/M` in FNGD terms). */
 export function meanGradient(cap: LayerCapture, e: tf.Tensor2D): LayerGrad {
   return {
-    kernel: tf.matMul(cap.inputs, e, true, false),
+    kernel: matMulT(cap.inputs, e, true, false),
     bias: tf.sum(e, 0),
   };
 }
@@ -46,7 +47,7 @@ export function weightedGradient(
       [m * cap.positions, units],
     );
   return {
-    kernel: tf.matMul(cap.inputs, weighted, true, false),
+    kernel: matMulT(cap.inputs, weighted, true, false),
     bias: tf.sum(weighted, 0),
   };
 }
@@ -84,8 +85,8 @@ export function gramMatrix(
 ): tf.Tensor2D {
   const m2 = m * m; // e is mean-scaled: E E^T (per-sample) = m^2 e e^T
   if (cap.positions === 1) {
-    const aa = tf.add(tf.matMul(cap.inputs, cap.inputs, false, true), 1);
-    const ee = tf.matMul(e, e, false, true);
+    const aa = tf.add(matMulT(cap.inputs, cap.inputs, false, true), 1);
+    const ee = matMulT(e, e, false, true);
     return tf.mul(tf.mul(aa, ee), m2);
   }
   const t = cap.positions;
@@ -93,17 +94,20 @@ export function gramMatrix(
   const units = e.shape[1];
   const method = convMethod ?? chooseConvGramMethod(m, t, k, units);
   if (method === "pairwise") {
-    const pp = tf.add(tf.matMul(cap.inputs, cap.inputs, false, true), 1);
-    const ee = tf.matMul(e, e, false, true);
+    const pp = tf.add(matMulT(cap.inputs, cap.inputs, false, true), 1);
+    const ee = matMulT(e, e, false, true);
     const blocks = tf.reshape(tf.mul(pp, ee), [m, t, m, t]);
     return tf.mul(tf.sum(blocks, [1, 3]), m2) as tf.Tensor2D;
   }
   const p3 = tf.reshape(cap.inputs, [m, t, k]);
   const e3 = tf.reshape(e, [m, t, units]);
-  const perSample = tf.reshape(tf.matMul(p3, e3, true, false), [m, k * units]);
+  const perSample = tf.reshape(tf.matMul(tf.transpose(p3, [0, 2, 1]), e3), [
+    m,
+    k * units,
+  ]);
   const biasGrads = tf.sum(e3, 1) as tf.Tensor2D;
-  const kw = tf.matMul(perSample, perSample, false, true);
-  const kb = tf.matMul(biasGrads, biasGrads, false, true);
+  const kw = matMulT(perSample, perSample, false, true);
+  const kb = matMulT(biasGrads, biasGrads, false, true);
   return tf.mul(tf.add(kw, kb), m2);
 }
 
@@ -119,8 +123,8 @@ export function kfacFactors(
   const rows = cap.inputs.shape[0];
   const aug = tf.concat([cap.inputs, tf.ones([rows, 1])], 1);
   return {
-    a: tf.div(tf.matMul(aug, aug, true, false), rows),
-    g: tf.mul(tf.matMul(e, e, true, false), m),
+    a: tf.div(matMulT(aug, aug, true, false), rows),
+    g: tf.mul(matMulT(e, e, true, false), m),
   };
 }
 

@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Activation, LayerSpec, ModelSpec } from "./spec.ts";
 import { Rng } from "./rng.ts";
+import { linearToInput } from "./ops.ts";
 import { EngineError } from "./types.ts";
 import {
   extractPatches,
@@ -249,7 +250,12 @@ export class SequentialModel {
           inputs = extractPatches(h as tf.Tensor4D, g);
           positions = g.outHeight * g.outWidth;
         }
-        let s: tf.Tensor = tf.add(tf.matMul(inputs, layer.kernel), layer.bias);
+        // Training passes (with probes) only need gradients to the inputs; plain
+        // matMul keeps the weights differentiable for references and evaluation.
+        const product = probes
+          ? linearToInput(inputs, layer.kernel)
+          : tf.matMul(inputs, layer.kernel);
+        let s: tf.Tensor = tf.add(product, layer.bias);
         if (layer.kind === "conv2d") {
           const g = layer.geometry!;
           s = tf.reshape(s, [m, g.outHeight, g.outWidth, layer.units]);
