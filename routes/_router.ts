@@ -6,6 +6,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Db } from "../db/mod.ts";
 import type { Config } from "../src/config.ts";
 import { fieldErrors, validationError } from "../src/problem.ts";
+import type { EventWakeups } from "./_event_wakeups.ts";
 import type { HttpCounters } from "./_http_counters.ts";
 
 /** Everything a route needs, passed in once by createApp. */
@@ -13,6 +14,7 @@ export interface AppDeps {
   db: Db;
   config: Config;
   counters: HttpCounters;
+  wakeups: EventWakeups;
 }
 
 /** Hono env: the authenticated tenant is set by the auth middleware. */

@@ -5,6 +5,7 @@
 import type { SSEStreamingApi } from "hono/streaming";
 import { type Db, getJob, isTerminalStatus, listJobEvents } from "../db/mod.ts";
 import { isTerminalEvent, shapeEvent } from "./_event_shape.ts";
+import type { EventWakeups } from "./_event_wakeups.ts";
 
 /** What one stream needs to know. */
 export interface FollowOptions {
@@ -19,23 +20,47 @@ export interface FollowOptions {
   signal: AbortSignal;
   /** Holds the number of streams open now (GET /metrics, abort tests). */
   gauge: { openStreams: number };
+  /** NOTIFY-driven early wake-ups; polling alone is correct without them. */
+  wakeups?: EventWakeups;
 }
 
 /** Rows fetched per query; a backlog is drained in pages without sleeping. */
 const PAGE = 500;
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
+/**
+ * Waits up to `ms` between polls; a NOTIFY for the job or the client leaving
+ * ends the wait early. A notification that lands while a query runs is kept
+ * in `pending`, so it is never lost between two waits.
+ */
+class PollTimer {
+  #pending = false;
+  #wake: (() => void) | undefined;
+
+  constructor(readonly signal: AbortSignal) {
+    signal.addEventListener("abort", () => this.notify());
+  }
+
+  notify(): void {
+    this.#pending = true;
+    this.#wake?.();
+  }
+
+  wait(ms: number): Promise<void> {
+    if (this.#pending || this.signal.aborted) {
+      this.#pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        this.#pending = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+    });
+  }
 }
 
 /**
@@ -54,6 +79,8 @@ export async function followEvents(
   // the worker may write the row and the event in separate statements, so give
   // the event one more poll before concluding it was sent before `after`.
   let terminalPolls = 0;
+  const timer = new PollTimer(signal);
+  const unsubscribe = opts.wakeups?.subscribe(jobId, () => timer.notify());
   opts.gauge.openStreams++;
   try {
     // A client resuming at the terminal event (EventSource reconnects after
@@ -93,9 +120,10 @@ export async function followEvents(
         await stream.write(": heartbeat\n\n");
         lastWrite = Date.now();
       }
-      await sleep(Math.min(opts.pollMs, opts.heartbeatMs), signal);
+      await timer.wait(Math.min(opts.pollMs, opts.heartbeatMs));
     }
   } finally {
+    unsubscribe?.();
     opts.gauge.openStreams--;
   }
 }

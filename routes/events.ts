@@ -66,7 +66,7 @@ const events = createRoute({
 });
 
 /** The events route. */
-export function eventRoutes({ db, config, counters }: AppDeps) {
+export function eventRoutes({ db, config, counters, wakeups }: AppDeps) {
   return newRouter().openapi(events, async (c) => {
     const { id } = c.req.valid("param");
     const { after, limit } = c.req.valid("query");
@@ -103,6 +103,7 @@ export function eventRoutes({ db, config, counters }: AppDeps) {
           heartbeatMs: config.sseHeartbeatMs,
           signal: gone.signal,
           gauge: counters,
+          wakeups,
         });
       } catch (err) {
         // A query failing after the client left is expected (pool closing);

@@ -8,6 +8,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { createDb, type Db } from "../db/mod.ts";
 import { authMiddleware } from "../routes/_auth.ts";
+import { EventWakeups } from "../routes/_event_wakeups.ts";
 import { HttpCounters } from "../routes/_http_counters.ts";
 import type { AppEnv } from "../routes/_router.ts";
 import { coefficientRoutes } from "../routes/coefficients.ts";
@@ -113,7 +114,10 @@ export async function createApp(
     );
   }
   const counters = new HttpCounters();
-  const deps = { db, config, counters };
+  // NOTIFY only reaches us from a real Postgres; the embedded one (used when
+  // DATABASE_URL is unset) never delivers it, so streams just poll there.
+  const wakeups = new EventWakeups(db, config.databaseUrl !== undefined);
+  const deps = { db, config, counters, wakeups };
   const app = new OpenAPIHono<AppEnv>();
   app.onError(onError);
   app.notFound((c) => {

@@ -31,6 +31,9 @@ export async function startApi(
 ): Promise<ApiHarness> {
   const tdb = await createTestDb();
   const config = loadConfig({
+    // Set only for a real server, as `deno task start` does: it turns on
+    // LISTEN wake-ups, which embedded PGlite cannot deliver.
+    ...(tdb.embedded ? {} : { DATABASE_URL: tdb.url }),
     API_KEYS: `${KEY_A}:alice,${KEY_B}:bob`,
     PORT: "0",
     SSE_POLL_MS: "20",
@@ -63,7 +66,14 @@ export async function startApi(
       return rows[0].n as number;
     },
     async close() {
-      await server.shutdown();
+      // shutdown() waits for open responses; a failed SSE test may leave one
+      // open, and the failure should be reported, not turned into a hang.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        server.shutdown(),
+        new Promise((r) => timer = setTimeout(r, 3000)),
+      ]);
+      clearTimeout(timer);
       await tdb.close();
     },
   };

@@ -224,3 +224,36 @@ Deno.test("events API", async (t) => {
     await api.close();
   }
 });
+
+Deno.test({
+  name: "NOTIFY wakes a stream long before its next poll (real Postgres only)",
+  ignore: !Deno.env.get("DATABASE_URL"),
+  async fn() {
+    // Polls 10 s apart: only a notification can deliver the event quickly.
+    const api = await startApi({
+      SSE_POLL_MS: "10000",
+      SSE_HEARTBEAT_MS: "60000",
+    });
+    try {
+      const id = await newJob(api);
+      const sse = new SseReader((await openStream(api, id)).body!);
+      try {
+        assert.equal((await sse.nextEvent())?.id, "1");
+        await new Promise((r) => setTimeout(r, 300)); // LISTEN is set up
+        const sent = Date.now();
+        await steps(api, id, 1);
+        const frame = await sse.nextEvent(5000);
+        assert.equal(frame?.id, "2");
+        assert.ok(
+          Date.now() - sent < 2000,
+          `arrived after ${Date.now() - sent} ms`,
+        );
+      } finally {
+        await sse.cancel();
+      }
+      await until(async () => (await openStreams(api)) === 0);
+    } finally {
+      await api.close();
+    }
+  },
+});
