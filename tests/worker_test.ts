@@ -181,3 +181,36 @@ Deno.test("a killed worker's job is resumed by another from its checkpoint witho
     await t.close();
   }
 });
+
+Deno.test("SIGTERM makes a worker hand its running job back to the queue and exit 0", async () => {
+  const t = await createTestDb();
+  const worker = startWorker(t);
+  try {
+    const { job } = await createJob(t.db, {
+      tenant: "t",
+      spec: mlpSpec(1000, 2048),
+    });
+    await waitFor(
+      async () => {
+        const events = await listJobEvents(t.db, job.id, { limit: 1000 });
+        return events.some((e) => e.type === "epoch") || undefined;
+      },
+      60_000,
+      "the first epoch",
+    );
+    const status = await worker.stop("SIGTERM");
+    assert.equal(status.code, 0, worker.output());
+    const released = await getJob(t.db, "t", job.id);
+    assert.equal(released?.status, "queued");
+    assert.equal(released?.attempts, 0, "a clean shutdown spends no attempt");
+    assert.equal(released?.lockedBy, null);
+    const last = (await listJobEvents(t.db, job.id, { limit: 10_000 })).at(-1);
+    assert.deepEqual(last?.data, {
+      status: "queued",
+      reason: "worker_shutdown",
+    });
+  } finally {
+    await worker.stop();
+    await t.close();
+  }
+});
