@@ -31,6 +31,8 @@ Deno.test("GET /openapi.json and GET /docs describe every route", async () => {
       "/v1/jobs/{id}/events",
       "/v1/jobs/{id}/metrics",
       "/v1/jobs/{id}/coefficients",
+      "/v1/jobs/{id}/model",
+      "/v1/jobs/{id}/model/weights.bin",
       "/v1/datasets",
       "/v1/datasets/{id}",
       "/healthz",
