@@ -10,9 +10,23 @@ const MIGRATIONS_FOLDER = fileURLToPath(
   new URL("../migrations", import.meta.url),
 );
 
-/** Brings the schema up to date; safe to run on every start. */
+/** Arbitrary, fixed advisory lock key that serialises migrators. */
+const MIGRATION_LOCK = 72_463_511;
+
+/**
+ * Brings the schema up to date; safe to run on every start, and from several
+ * processes at once: a session advisory lock, held on a reserved connection,
+ * makes the others wait and then find nothing left to apply.
+ */
 export async function migrateDb(db: Db): Promise<void> {
-  await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  const lock = await db.sql.reserve();
+  try {
+    await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
+    await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  } finally {
+    await lock`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => {});
+    lock.release();
+  }
 }
 
 let latestMillis: number | undefined;

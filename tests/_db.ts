@@ -19,15 +19,16 @@ export interface TestDb {
   close(): Promise<void>;
 }
 
-/** Creates, migrates and returns a private test database. */
+/** Creates, migrates (unless `migrate: false`) and returns a private test database. */
 export async function createTestDb(
-  opts: { max?: number } = {},
+  opts: { max?: number; migrate?: boolean } = {},
 ): Promise<TestDb> {
+  const migrate = opts.migrate ?? true;
   const serverUrl = Deno.env.get("DATABASE_URL");
   if (!serverUrl) {
     const embedded = await startEmbeddedDb();
     const db = createDb(embedded.url, opts);
-    await migrateDb(db);
+    if (migrate) await migrateDb(db);
     return {
       url: embedded.url,
       db,
@@ -44,7 +45,7 @@ export async function createTestDb(
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const db = createDb(url.toString(), opts);
-  await migrateDb(db);
+  if (migrate) await migrateDb(db);
   return {
     url: url.toString(),
     db,

@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import {
   checkReady,
+  closeDb,
   createDataset,
+  createDb,
   createJob,
   getCoefficientVector,
   getDataset,
@@ -13,6 +15,7 @@ import {
   listEpochMetrics,
   listJobs,
   loadCoefficients,
+  migrateDb,
   putCoefficients,
   recordEpochMetric,
   saveCheckpoint,
@@ -21,11 +24,17 @@ import {
 import { PgCoefficientStore } from "../workers/coefficient_store.ts";
 import { createTestDb } from "./_db.ts";
 
-Deno.test("checkReady is true once migrated", async () => {
-  const t = await createTestDb();
+Deno.test("migrateDb run by 4 processes' connections at once applies everything once", async () => {
+  const t = await createTestDb({ migrate: false });
+  const others = Array.from({ length: 4 }, () => createDb(t.url, { max: 2 }));
   try {
+    assert.equal(await checkReady(t.db), false, "not ready before migrating");
+    await Promise.all(others.map((db) => migrateDb(db)));
+    assert.equal(await checkReady(t.db), true);
+    await migrateDb(t.db); // and again: nothing to do
     assert.equal(await checkReady(t.db), true);
   } finally {
+    await Promise.all(others.map((db) => closeDb(db)));
     await t.close();
   }
 });
