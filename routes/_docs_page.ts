@@ -32,7 +32,20 @@ function paramRow(p: Json): string {
   }</code></td><td>${esc(p.description ?? schema.description ?? "")}</td></tr>`;
 }
 
-function tryItInputs(params: Json[], body: Json | undefined): string {
+/** Follows a local `$ref` into the document's components, once. */
+function deref(schema: unknown, schemas: Json): Json {
+  const ref = (schema as Json | undefined)?.$ref;
+  if (typeof ref === "string") {
+    return (schemas[ref.replace("#/components/schemas/", "")] ?? {}) as Json;
+  }
+  return (schema ?? {}) as Json;
+}
+
+function tryItInputs(
+  params: Json[],
+  body: Json | undefined,
+  schemas: Json,
+): string {
   const inputs = params.map((p) =>
     `<label>${esc(p.name)} <small>(${esc(p.in)})</small>
       <input data-in="${esc(p.in)}" data-name="${esc(p.name)}"></label>`
@@ -40,8 +53,7 @@ function tryItInputs(params: Json[], body: Json | undefined): string {
   const content = (body?.content ?? {}) as Record<string, Json>;
   if (content["application/json"]) {
     const media = content["application/json"];
-    const example = media.example ??
-      ((media.schema as Json | undefined)?.example);
+    const example = media.example ?? deref(media.schema, schemas).example;
     inputs.push(
       `<label>JSON body<textarea data-in="json" rows="10">${
         esc(example ? JSON.stringify(example, null, 2) : "{}")
@@ -50,7 +62,7 @@ function tryItInputs(params: Json[], body: Json | undefined): string {
   }
   const form = content["multipart/form-data"];
   if (form) {
-    const props = ((form.schema as Json)?.properties ?? {}) as Record<
+    const props = (deref(form.schema, schemas).properties ?? {}) as Record<
       string,
       Json
     >;
@@ -65,7 +77,12 @@ function tryItInputs(params: Json[], body: Json | undefined): string {
   return inputs.join("\n");
 }
 
-function operationHtml(path: string, method: string, op: Json): string {
+function operationHtml(
+  path: string,
+  method: string,
+  op: Json,
+  schemas: Json,
+): string {
   const id = `op-${method}-${path.replace(/[^\w]+/g, "-")}`;
   const params = (op.parameters ?? []) as Json[];
   const body = op.requestBody as Json | undefined;
@@ -102,7 +119,7 @@ function operationHtml(path: string, method: string, op: Json): string {
   <ul>${responses}</ul>
   <details><summary>Try it</summary>
     <form data-method="${method}" data-path="${esc(path)}">
-      ${tryItInputs(params, body)}
+      ${tryItInputs(params, body, schemas)}
       ${
     sse
       ? '<label><input type="checkbox" data-sse> stream (Accept: text/event-stream)</label>'
@@ -202,7 +219,10 @@ export function renderDocsPage(doc: Json): string {
 <main><h1>${esc(info.title)}</h1><p>${esc(info.description)}</p>
 <label>API key (sent as <code>Authorization: Bearer</code>; kept in this browser)
 <input id="key" type="password" autocomplete="off"></label>
-${ops.map(({ path, method, op }) => operationHtml(path, method, op)).join("\n")}
+${
+    ops.map(({ path, method, op }) => operationHtml(path, method, op, schemas))
+      .join("\n")
+  }
 <h2 id="schemas">Schemas</h2>
 ${
     Object.entries(schemas).map(([name, s]) =>
