@@ -2,7 +2,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { Queryable } from "./client.ts";
 import { bytesToFloat32, float32ToBytes } from "./_bytes.ts";
-import { fngdCoefficients } from "./schema.ts";
+import { fngdCoefficients, jobs } from "./schema.ts";
 
 /** One vector to store. */
 export interface CoefficientInput {
@@ -20,7 +20,10 @@ export interface CoefficientLayerSummary {
   mean: number;
   min: number;
   max: number;
-  /** Mean damping over the layer's batches. */
+  /**
+   * The job's configured damping alpha, as the engine's `coefficients` event
+   * reports it; the mean lambda actually used when the spec has none.
+   */
   damping: number;
 }
 
@@ -100,7 +103,8 @@ export async function getCoefficientVector(
 }
 
 /**
- * Mean, min and max over every value of each layer's vectors. SQL cannot
+ * Mean, min and max over every value of each layer's vectors, with the
+ * damping the `coefficients` event reports. SQL cannot
  * read float32 bytea, so the values are decoded here, one layer's rows at a
  * time in batch order.
  */
@@ -141,6 +145,12 @@ export async function summarizeCoefficients(
     acc.damping += r.damping;
     byLayer.set(r.layer, acc);
   }
+  const [job] = await db.select({
+    alpha: sql<
+      number | null
+    >`(${jobs.spec} -> 'optimizer' ->> 'damping')::float8`,
+  }).from(jobs).where(eq(jobs.id, jobId));
+  const alpha = job?.alpha ?? undefined;
   return {
     layers: [...byLayer].map(([layer, a]) => ({
       layer,
@@ -148,7 +158,7 @@ export async function summarizeCoefficients(
       mean: a.n > 0 ? a.sum / a.n : 0,
       min: a.n > 0 ? a.min : 0,
       max: a.n > 0 ? a.max : 0,
-      damping: a.damping / a.batches,
+      damping: alpha ?? a.damping / a.batches,
     })),
   };
 }

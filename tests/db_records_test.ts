@@ -135,11 +135,27 @@ Deno.test("coefficients round-trip as float32 and summarize per layer", async ()
     assert.equal(layers[1].batches, 600);
     assert.equal(layers[1].min, -1);
     assert.equal(layers[1].max, 599);
-    assert.equal(layers[1].damping, 2);
+    assert.equal(
+      layers[1].damping,
+      2,
+      "mean lambda when the spec has no damping",
+    );
     // mean over [b, -1, 0.1 + b/1000] for b in 0..599
     const expected = (599 * 600 / 2 - 600 + 600 * 0.1 + 599 * 600 / 2 / 1000) /
       1800;
     assert.ok(Math.abs(layers[1].mean - expected) < 1e-4);
+
+    const fngd = await createJob(t.db, {
+      tenant: "a",
+      spec: { optimizer: { name: "fngd", damping: 0.5 } },
+    });
+    await putCoefficients(t.db, fngd.job.id, rows.slice(0, 4));
+    const summary = await summarizeCoefficients(t.db, fngd.job.id);
+    assert.deepEqual(
+      summary.layers.map((l) => l.damping),
+      [0.5, 0.5],
+      "the configured alpha, as the coefficients event reports it",
+    );
   } finally {
     await t.close();
   }
