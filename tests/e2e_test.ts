@@ -133,8 +133,24 @@ async function runScenario(databaseUrl: string): Promise<void> {
     const coefficients = await (await fetch(
       `${base}/v1/jobs/${job.id}/coefficients`,
       { headers: auth },
-    )).json() as { layers: { batches: number }[] };
+    )).json() as { layers: Record<string, number>[] };
     assert.equal(coefficients.layers.length, TRAINABLE_LAYERS);
+    const event = events.find((e) => e.event === "coefficients")!.data.data as {
+      layers: Record<string, number>[];
+    };
+    for (const [i, stored] of coefficients.layers.entries()) {
+      const live = event.layers[i];
+      for (const k of ["layer", "batches", "damping"]) {
+        assert.equal(stored[k], live[k], k);
+      }
+      for (const k of ["mean", "min", "max"]) {
+        assert.ok(
+          Math.abs(stored[k] - live[k]) <=
+            1e-6 * Math.max(1, Math.abs(live[k])),
+          `stored ${k} ${stored[k]} matches the event's ${live[k]}`,
+        );
+      }
+    }
     assert.equal(
       coefficients.layers.reduce((n, l) => n + l.batches, 0),
       batches * TRAINABLE_LAYERS,
