@@ -16,7 +16,9 @@ const MIGRATION_LOCK = 72_463_511;
 /**
  * Brings the schema up to date; safe to run on every start, and from several
  * processes at once: a session advisory lock, held on a reserved connection,
- * makes the others wait and then find nothing left to apply.
+ * makes the others wait and then find nothing left to apply. (Embedded PGlite
+ * has one session, where the lock excludes nobody; only `deno task start`
+ * migrates it, before anything else connects.)
  */
 export async function migrateDb(db: Db): Promise<void> {
   const lock = await db.sql.reserve();

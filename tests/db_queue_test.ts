@@ -53,14 +53,14 @@ Deno.test("an expired lease is reclaimed, and the old worker can no longer finis
   const t = await createTestDb();
   try {
     const { job } = await createJob(t.db, { tenant: "t", spec: SPEC });
-    const first = await claimNextJob(t.db, "old", 0.05);
+    const first = await claimNextJob(t.db, "old", 1);
     assert.equal(first?.id, job.id);
     assert.equal(
       await claimNextJob(t.db, "new", 30),
       undefined,
       "lease still held",
     );
-    await sleep(150);
+    await sleep(1200);
     const second = await claimNextJob(t.db, "new", 30);
     assert.equal(second?.id, job.id);
     assert.equal(second?.attempts, 2);
