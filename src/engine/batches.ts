@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { JobSpec } from "./spec.ts";
 import { type Dataset, EngineError } from "./types.ts";
-import { deriveSeed, Rng } from "./rng.ts";
+import { deriveSeed, Rng, SEED_STREAM } from "./rng.ts";
 
 /** One split on the host: inputs in model order, labels one-hot. */
 export class HostSplit {
@@ -129,7 +129,7 @@ export function splitData(
       `validation_split ${spec.validation_split} leaves no training samples`,
     );
   }
-  const perm = new Rng(deriveSeed(spec.seed, 2)).permutation(n);
+  const perm = new Rng(deriveSeed(spec.seed, SEED_STREAM.split)).permutation(n);
   const train = gatherRows(data.x, data.y, perm.subarray(0, trainCount), width);
   const out: SplitData = {
     train: hostSplit(train.xs, train.ys, inputShape, outputUnits),

@@ -134,10 +134,10 @@ export function stackKernelBias(g: LayerGrad): tf.Tensor2D {
 }
 
 /** Splits a stacked (fan_in + 1, units) matrix back into kernel and bias. */
-export function splitKernelBias(w: tf.Tensor2D): LayerGrad {
+export function splitKernelBias(w: tf.Tensor): LayerGrad {
   const fanIn = w.shape[0] - 1;
   return {
-    kernel: tf.slice(w, [0, 0], [fanIn, -1]),
+    kernel: tf.slice(w, [0, 0], [fanIn, -1]) as tf.Tensor2D,
     bias: tf.reshape(tf.slice(w, [fanIn, 0], [1, -1]), [-1]),
   };
 }

@@ -54,3 +54,6 @@ export function deriveSeed(seed: number, ...salt: number[]): number {
   }
   return h | 0;
 }
+
+/** Seed streams: one per purpose, so that changing one never shifts another. */
+export const SEED_STREAM = { init: 1, split: 2, order: 3 } as const;

@@ -13,6 +13,7 @@ import {
   type TrainResult,
 } from "./types.ts";
 import type { JobSpec } from "./spec.ts";
+export { SEED_STREAM } from "./rng.ts";
 import { type LayerCapture, SequentialModel } from "./model.ts";
 import {
   createOptimizer,
@@ -20,7 +21,7 @@ import {
   type StepContext,
 } from "./optim/mod.ts";
 import { MemoryCoefficientStore } from "./coefficient_store.ts";
-import { deriveSeed, Rng } from "./rng.ts";
+import { deriveSeed, Rng, SEED_STREAM } from "./rng.ts";
 import {
   type BatchPlan,
   planBatches,
@@ -49,9 +50,6 @@ export interface TrainOptions {
   /** Clock for seconds and throttling; tests may replace it. */
   now?: () => number;
 }
-
-/** Seed streams: one per purpose so that changing one never shifts another. */
-export const SEED_STREAM = { init: 1, split: 2, order: 3 } as const;
 
 /** Mean softmax cross-entropy of logits against one-hot labels. */
 export function meanCrossEntropy(

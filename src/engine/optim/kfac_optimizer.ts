@@ -16,8 +16,7 @@ import {
   stackKernelBias,
 } from "../layer_math.ts";
 import type { TrainableLayer } from "../model.ts";
-import type { EngineEvent, Phase } from "../types.ts";
-import type { CurvatureCounters, Optimizer, StepContext } from "./optimizer.ts";
+import { BaseOptimizer, type StepContext } from "./optimizer.ts";
 import type { UpdateRule } from "./update_rules.ts";
 
 interface Factors {
@@ -52,23 +51,18 @@ function trace(m: Float32Array, n: number): number {
 }
 
 /** The K-FAC optimizer. */
-export class KfacOptimizer implements Optimizer {
-  readonly counters: CurvatureCounters = {
-    gram_computations: 0,
-    solves: 0,
-    jitter_retries: 0,
-  };
+export class KfacOptimizer extends BaseOptimizer {
   readonly #factors: Factors[];
   #steps = 0;
-  #events: EngineEvent[] = [];
 
   constructor(
-    readonly layers: TrainableLayer[],
-    readonly rule: UpdateRule,
+    layers: TrainableLayer[],
+    rule: UpdateRule,
     readonly damping: number,
     readonly decay: number,
     readonly invEvery: number,
   ) {
+    super(layers, rule);
     this.#factors = layers.map((l) => {
       const na = l.fanIn + 1;
       const ng = l.units;
@@ -80,14 +74,6 @@ export class KfacOptimizer implements Optimizer {
         gInv: tf.variable(tf.eye(ng) as tf.Tensor2D, false),
       }));
     });
-  }
-
-  phase(): Phase {
-    return "train";
-  }
-
-  beforeStep(): Promise<void> {
-    return Promise.resolve();
   }
 
   step(ctx: StepContext): void {
@@ -105,15 +91,13 @@ export class KfacOptimizer implements Optimizer {
     });
     if (this.#steps % this.invEvery === 0) this.#refreshInverses(ctx);
     this.#steps += 1;
-    this.rule.beginStep();
-    this.layers.forEach((l, i) => {
+    this.apply(this.layers.map((l, i) => {
       const f = this.#factors[i];
       const grad = stackKernelBias(
         meanGradient(ctx.captures[l.index], ctx.outGrads[l.index]),
       );
-      const pre = tf.matMul(tf.matMul(f.aInv, grad), f.gInv) as tf.Tensor2D;
-      this.rule.apply(l, splitKernelBias(pre));
-    });
+      return splitKernelBias(tf.matMul(tf.matMul(f.aInv, grad), f.gInv));
+    }));
   }
 
   #refreshInverses(ctx: StepContext): void {
@@ -134,7 +118,7 @@ export class KfacOptimizer implements Optimizer {
       const retries = ai.retries + gi.retries;
       if (retries > 0) {
         this.counters.jitter_retries += retries;
-        this.#events.push({
+        this.events.push({
           type: "log",
           data: {
             level: "warn",
@@ -149,25 +133,7 @@ export class KfacOptimizer implements Optimizer {
     });
   }
 
-  afterStep(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  flush(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  coefficientSummary(): undefined {
-    return undefined;
-  }
-
-  drainEvents(): EngineEvent[] {
-    const e = this.#events;
-    this.#events = [];
-    return e;
-  }
-
-  stateVariables(): Map<string, tf.Variable> {
+  override stateVariables(): Map<string, tf.Variable> {
     const out = new Map(this.rule.slots());
     for (const f of this.#factors) {
       out.set(`${f.name}/kfac_a`, f.a);
@@ -178,16 +144,16 @@ export class KfacOptimizer implements Optimizer {
     return out;
   }
 
-  scalars(): Record<string, number> {
+  override scalars(): Record<string, number> {
     return { ...this.rule.scalars(), "kfac/step": this.#steps };
   }
 
-  loadScalars(s: Record<string, number>): void {
+  override loadScalars(s: Record<string, number>): void {
     this.rule.loadScalars(s);
     this.#steps = s["kfac/step"] ?? 0;
   }
 
-  dispose(): void {
+  override dispose(): void {
     this.rule.dispose();
     for (const f of this.#factors) {
       for (const v of [f.a, f.g, f.aInv, f.gInv]) v.dispose();

@@ -2,7 +2,6 @@
 import type { OptimizerSpec } from "../spec.ts";
 import type { TrainableLayer } from "../model.ts";
 import type { CoefficientStore } from "../types.ts";
-import { meanGradient } from "../layer_math.ts";
 import { FirstOrderOptimizer, type Optimizer } from "./optimizer.ts";
 import { AdamwRule, MomentumRule } from "./update_rules.ts";
 import { SmwOptimizer } from "./smw_optimizer.ts";
@@ -27,10 +26,6 @@ export function createOptimizer(
           spec.weight_decay,
           layers,
         ),
-        (ctx) =>
-          layers.map((l) =>
-            meanGradient(ctx.captures[l.index], ctx.outGrads[l.index])
-          ),
       );
     case "adamw":
       return new FirstOrderOptimizer(
@@ -43,10 +38,6 @@ export function createOptimizer(
           spec.weight_decay,
           layers,
         ),
-        (ctx) =>
-          layers.map((l) =>
-            meanGradient(ctx.captures[l.index], ctx.outGrads[l.index])
-          ),
       );
     case "ngd":
     case "fngd":

@@ -4,7 +4,7 @@
  * preconditions (`directions`) and applies (`UpdateRule`).
  */
 import * as tf from "@tensorflow/tfjs";
-import type { LayerGrad } from "../layer_math.ts";
+import { type LayerGrad, meanGradient } from "../layer_math.ts";
 import type { LayerCapture, TrainableLayer } from "../model.ts";
 import type {
   CoefficientLayerSummary,
@@ -55,32 +55,31 @@ export interface Optimizer {
   dispose(): void;
 }
 
-/** First-order optimizers (`sgd`, `adamw`): the mean gradient through an update rule. */
-export class FirstOrderOptimizer implements Optimizer {
+/**
+ * Defaults shared by every optimizer: no async work, no events, state that is
+ * just the update rule's slots. Subclasses override what they add.
+ */
+export abstract class BaseOptimizer implements Optimizer {
   readonly counters: CurvatureCounters = {
     gram_computations: 0,
     solves: 0,
     jitter_retries: 0,
   };
+  protected events: EngineEvent[] = [];
 
   constructor(
     readonly layers: TrainableLayer[],
     readonly rule: UpdateRule,
-    readonly directionsFn: (ctx: StepContext) => LayerGrad[],
   ) {}
 
-  phase(): Phase {
+  abstract step(ctx: StepContext): void;
+
+  phase(_epoch: number): Phase {
     return "train";
   }
 
-  beforeStep(): Promise<void> {
+  beforeStep(_epoch: number, _batch: number): Promise<void> {
     return Promise.resolve();
-  }
-
-  step(ctx: StepContext): void {
-    const dirs = this.directionsFn(ctx);
-    this.rule.beginStep();
-    this.layers.forEach((l, i) => this.rule.apply(l, dirs[i]));
   }
 
   afterStep(): Promise<void> {
@@ -91,12 +90,20 @@ export class FirstOrderOptimizer implements Optimizer {
     return Promise.resolve();
   }
 
-  coefficientSummary(): undefined {
+  coefficientSummary(_epoch: number): CoefficientLayerSummary[] | undefined {
     return undefined;
   }
 
   drainEvents(): EngineEvent[] {
-    return [];
+    const e = this.events;
+    this.events = [];
+    return e;
+  }
+
+  /** Applies one direction per layer through the update rule. */
+  protected apply(directions: LayerGrad[]): void {
+    this.rule.beginStep();
+    this.layers.forEach((l, i) => this.rule.apply(l, directions[i]));
   }
 
   stateVariables(): Map<string, tf.Variable> {
@@ -113,5 +120,16 @@ export class FirstOrderOptimizer implements Optimizer {
 
   dispose(): void {
     this.rule.dispose();
+  }
+}
+
+/** First-order optimizers (`sgd`, `adamw`): the mean gradient through an update rule. */
+export class FirstOrderOptimizer extends BaseOptimizer {
+  step(ctx: StepContext): void {
+    this.apply(
+      this.layers.map((l) =>
+        meanGradient(ctx.captures[l.index], ctx.outGrads[l.index])
+      ),
+    );
   }
 }

@@ -10,10 +10,9 @@ import { solveSmwCoefficients } from "../smw.ts";
 import type {
   CoefficientLayerSummary,
   CoefficientStore,
-  EngineEvent,
   Phase,
 } from "../types.ts";
-import type { CurvatureCounters, Optimizer, StepContext } from "./optimizer.ts";
+import { BaseOptimizer, type StepContext } from "./optimizer.ts";
 import type { UpdateRule } from "./update_rules.ts";
 
 /** When coefficients are (re)computed. */
@@ -33,28 +32,24 @@ interface LayerStats {
 }
 
 /** The SMW optimizer shared by `ngd` and `fngd`. */
-export class SmwOptimizer implements Optimizer {
-  readonly counters: CurvatureCounters = {
-    gram_computations: 0,
-    solves: 0,
-    jitter_retries: 0,
-  };
+export class SmwOptimizer extends BaseOptimizer {
   #cached: (Float32Array | undefined)[] = [];
   #solved: { batch: number; layer: number; c: Float32Array; lambda: number }[] =
     [];
-  #events: EngineEvent[] = [];
   #stats = new Map<number, LayerStats[]>();
   #warnedMissing = false;
 
   constructor(
-    readonly layers: TrainableLayer[],
-    readonly rule: UpdateRule,
+    layers: TrainableLayer[],
+    rule: UpdateRule,
     readonly alpha: number,
     readonly schedule: SmwSchedule,
     readonly store: CoefficientStore,
-  ) {}
+  ) {
+    super(layers, rule);
+  }
 
-  phase(epoch: number): Phase {
+  override phase(epoch: number): Phase {
     if (this.schedule.everyStep) return "train";
     return this.#isInversionEpoch(epoch) ? "inversion" : "inverse_free";
   }
@@ -64,7 +59,7 @@ export class SmwOptimizer implements Optimizer {
     return epoch === 1 || (k !== undefined && (epoch - 1) % k === 0);
   }
 
-  async beforeStep(epoch: number, batch: number): Promise<void> {
+  override async beforeStep(epoch: number, batch: number): Promise<void> {
     this.#cached = [];
     if (this.schedule.everyStep || this.#isInversionEpoch(epoch)) return;
     for (const l of this.layers) {
@@ -80,7 +75,7 @@ export class SmwOptimizer implements Optimizer {
     ) {
       // A store that lost rows (e.g. an in-memory store after a restart) costs a re-solve, never a wrong step.
       this.#warnedMissing = true;
-      this.#events.push({
+      this.events.push({
         type: "log",
         data: {
           level: "warn",
@@ -99,7 +94,7 @@ export class SmwOptimizer implements Optimizer {
       this.counters.solves += 1;
       if (sol.retries > 0) {
         this.counters.jitter_retries += sol.retries;
-        this.#events.push({
+        this.events.push({
           type: "log",
           data: {
             level: "warn",
@@ -129,8 +124,7 @@ export class SmwOptimizer implements Optimizer {
         tf.tensor1d(this.#cached[l.index]!),
       )
     );
-    this.rule.beginStep();
-    this.layers.forEach((l, i) => this.rule.apply(l, dirs[i]));
+    this.apply(dirs);
   }
 
   #record(epoch: number, layer: number, c: Float32Array): void {
@@ -155,7 +149,7 @@ export class SmwOptimizer implements Optimizer {
     }
   }
 
-  async afterStep(): Promise<void> {
+  override async afterStep(): Promise<void> {
     const solved = this.#solved;
     this.#solved = [];
     for (const s of solved) {
@@ -163,11 +157,13 @@ export class SmwOptimizer implements Optimizer {
     }
   }
 
-  flush(): Promise<void> {
+  override flush(): Promise<void> {
     return this.store.flush();
   }
 
-  coefficientSummary(epoch: number): CoefficientLayerSummary[] | undefined {
+  override coefficientSummary(
+    epoch: number,
+  ): CoefficientLayerSummary[] | undefined {
     const perLayer = this.#stats.get(epoch);
     if (!perLayer) return undefined;
     this.#stats.delete(epoch);
@@ -179,27 +175,5 @@ export class SmwOptimizer implements Optimizer {
       max: s.max,
       damping: this.alpha,
     }));
-  }
-
-  drainEvents(): EngineEvent[] {
-    const e = this.#events;
-    this.#events = [];
-    return e;
-  }
-
-  stateVariables(): Map<string, tf.Variable> {
-    return this.rule.slots();
-  }
-
-  scalars(): Record<string, number> {
-    return this.rule.scalars();
-  }
-
-  loadScalars(s: Record<string, number>): void {
-    this.rule.loadScalars(s);
-  }
-
-  dispose(): void {
-    this.rule.dispose();
   }
 }
