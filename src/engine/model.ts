@@ -65,6 +65,8 @@ export interface LayerCapture {
   inputs: tf.Tensor2D;
   /** Output positions per sample (1 for dense). */
   positions: number;
+  /** `inputs` transposed, filled on first use by `inputsTransposed`. */
+  inputsT?: tf.Tensor2D;
 }
 
 /** The model: a plan of steps over variables. */
