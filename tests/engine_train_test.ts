@@ -258,3 +258,36 @@ async function hasTfjsNode(): Promise<boolean> {
   }
   return false;
 }
+
+Deno.test("training lets timers run between steps, so a heartbeat's abort lands mid-epoch", async () => {
+  await initBackend("wasm");
+  const controller = new AbortController();
+  let ticks = 0;
+  // Nothing in the loop awaits I/O: only the trainer's own yields let this timer fire.
+  const timer = setInterval(() => {
+    ticks += 1;
+    if (ticks === 3) controller.abort();
+  }, 20);
+  try {
+    const spec = JobSpec.parse({
+      ...specFor("dense", { name: "sgd", lr: 0.01 }),
+      dataset: {
+        name: "synthetic",
+        samples: 20000,
+        features: 12,
+        classes: 4,
+        seed: 1,
+      },
+      batch_size: 8,
+      epochs: 50,
+    });
+    await assert.rejects(
+      train(spec, dataFor(spec), { signal: controller.signal }),
+      (e) =>
+        e instanceof EngineError && e.code === "cancelled" &&
+        /epoch 1,/.test(e.message),
+    );
+  } finally {
+    clearInterval(timer);
+  }
+});
