@@ -7,6 +7,7 @@ import type { PostgresJsQueryResultHKT } from "drizzle-orm/postgres-js";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import postgres from "postgres";
 import * as schema from "./schema.ts";
+import { stopListeners } from "./_listeners.ts";
 
 /** A database handle: drizzle with the schema, plus the raw client. */
 export type Db = PostgresJsDatabase<typeof schema> & {
@@ -38,7 +39,11 @@ export function createDb(url: string, opts: CreateDbOptions = {}): Db {
   return Object.assign(db, { sql: client });
 }
 
-/** Closes every connection of the pool, waiting up to `timeoutSeconds` for running queries. */
+/**
+ * Ends LISTENs (see db/notify.ts), then closes every connection of the pool,
+ * waiting up to `timeoutSeconds` for running queries.
+ */
 export async function closeDb(db: Db, timeoutSeconds = 5): Promise<void> {
+  await stopListeners(db.sql);
   await db.sql.end({ timeout: timeoutSeconds });
 }

@@ -4,6 +4,7 @@
  */
 import { sql } from "drizzle-orm";
 import type { Db, Queryable } from "./client.ts";
+import { trackListener } from "./_listeners.ts";
 
 /** Payload: a job id; sent when a job becomes claimable (created). */
 export const JOBS_CHANNEL = "jobs";
@@ -21,13 +22,25 @@ export async function notify(
 
 /**
  * Calls `onPayload` for each notification on `channel` until the returned
- * function is called. Uses one dedicated connection of the pool.
+ * function is called (it never rejects, and closeDb calls it if nobody did).
+ * Uses one dedicated connection of the pool.
+ * @throws {Error} when LISTEN fails.
  */
 export async function listen(
   db: Db,
   channel: string,
   onPayload: (payload: string) => void,
 ): Promise<() => Promise<void>> {
-  const { unlisten } = await db.sql.listen(channel, onPayload);
-  return unlisten;
+  const registration = db.sql.listen(channel, onPayload);
+  const stop = trackListener(
+    db.sql,
+    async () => await (await registration).unlisten(),
+  );
+  try {
+    await registration;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return stop;
 }

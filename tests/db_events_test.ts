@@ -5,6 +5,8 @@ import {
   closeDb,
   createDb,
   createJob,
+  JOB_EVENTS_CHANNEL,
+  listen,
   listJobEvents,
   listJobs,
 } from "../db/mod.ts";
@@ -73,6 +75,36 @@ Deno.test("createJob with one idempotency key racing from 4 connections makes on
     assert.deepEqual(events.map((e) => e.data), [{ status: "queued" }]);
   } finally {
     await Promise.all(clients.map((db) => closeDb(db)));
+    await t.close();
+  }
+});
+
+Deno.test("closeDb ends LISTENs first, even ones still starting or stopping", async () => {
+  const t = await createTestDb();
+  const other = createDb(t.url, { max: 1 });
+  try {
+    const got: string[] = [];
+    const first = await listen(t.db, JOB_EVENTS_CHANNEL, (p) => got.push(p));
+    const { job } = await createJob(other, { tenant: "t", spec: {} });
+    await appendJobEvent(other, job.id, "log", {});
+    if (!t.embedded) {
+      // NOTIFY crosses connections on a real server (never on PGlite).
+      const deadline = Date.now() + 5000;
+      while (got.length < 2 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(got, [job.id, job.id]);
+    }
+    void first(); // fire and forget, as a closing SSE stream does
+    // A LISTEN still being set up when the pool closes, released the same way:
+    // without closeDb's bookkeeping postgres.js throws an uncaught
+    // CONNECTION_DESTROYED after end()'s timeout, failing this test.
+    void listen(other, JOB_EVENTS_CHANNEL, () => {}).then((stop) => stop());
+    const started = Date.now();
+    await Promise.all([closeDb(other), closeDb(t.db)]);
+    assert.ok(Date.now() - started < 3000, "no wait for the end() timeout");
+    await new Promise((r) => setTimeout(r, 1500)); // let a stray rejection surface
+  } finally {
     await t.close();
   }
 });
