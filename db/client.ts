@@ -40,10 +40,10 @@ export function createDb(url: string, opts: CreateDbOptions = {}): Db {
 }
 
 /**
- * Ends LISTENs (see db/notify.ts), then closes every connection of the pool,
- * waiting up to `timeoutSeconds` for running queries.
+ * Ends LISTENs and refuses new ones (see db/_listeners.ts), then closes every
+ * connection of the pool, waiting up to `timeoutSeconds` for each phase.
  */
 export async function closeDb(db: Db, timeoutSeconds = 5): Promise<void> {
-  await stopListeners(db.sql);
+  await stopListeners(db.sql, timeoutSeconds * 1000);
   await db.sql.end({ timeout: timeoutSeconds });
 }

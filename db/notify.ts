@@ -4,7 +4,7 @@
  */
 import { sql } from "drizzle-orm";
 import type { Db, Queryable } from "./client.ts";
-import { trackListener } from "./_listeners.ts";
+import { isClosing, trackListener } from "./_listeners.ts";
 
 /** Payload: a job id; sent when a job becomes claimable (created). */
 export const JOBS_CHANNEL = "jobs";
@@ -24,13 +24,19 @@ export async function notify(
  * Calls `onPayload` for each notification on `channel` until the returned
  * function is called (it never rejects, and closeDb calls it if nobody did).
  * Uses one dedicated connection of the pool.
- * @throws {Error} when LISTEN fails.
+ * @throws {Error} when LISTEN fails, or closeDb has begun on `db`.
  */
 export async function listen(
   db: Db,
   channel: string,
   onPayload: (payload: string) => void,
 ): Promise<() => Promise<void>> {
+  if (isClosing(db.sql)) {
+    // postgres.js would open a LISTEN connection that end() never closes.
+    throw new Error(
+      `LISTEN ${channel}: expected an open pool, found it closing`,
+    );
+  }
   const registration = db.sql.listen(channel, onPayload);
   const stop = trackListener(
     db.sql,

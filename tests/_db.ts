@@ -51,9 +51,12 @@ export async function createTestDb(
     db,
     embedded: false,
     async close() {
+      // closeDb refuses new LISTENs first: one opened after it would outlive
+      // the pool, and postgres.js would reconnect it forever once the
+      // database below is gone. WITH (FORCE) waits at most ~5 s for backends.
       await closeDb(db);
       await admin`drop database if exists ${admin(name)} with (force)`;
-      await admin.end();
+      await admin.end({ timeout: 5 });
     },
   };
 }

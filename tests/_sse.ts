@@ -54,9 +54,18 @@ export class SseReader {
     }
   }
 
-  /** Stops reading; the server sees the client go away. */
-  async cancel(): Promise<void> {
-    await this.#reader.cancel().catch(() => {});
+  /** Stops reading (waiting at most `timeoutMs`); the server sees the client go away. */
+  async cancel(timeoutMs = 5000): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#reader.cancel().catch(() => {}),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`SSE cancel not done within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
   }
 }
 

@@ -44,9 +44,21 @@ async function openStreams(api: ApiHarness): Promise<number> {
   return Number(/^fngd_sse_streams_open (\d+)$/m.exec(text)![1]);
 }
 
+/** Polls `check` until true; each check is bounded too, so a stuck fetch fails. */
 async function until(check: () => Promise<boolean>, ms = 3000) {
   const end = Date.now() + ms;
-  while (!(await check())) {
+  for (;;) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ok = await Promise.race([
+      check(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`condition not checked within ${ms} ms`)),
+          Math.max(0, end - Date.now()) + 1000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (ok) return;
     if (Date.now() > end) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 20));
   }
