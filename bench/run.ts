@@ -6,6 +6,10 @@
  * seconds per epoch side by side with the ratios the product promises:
  * inverse-free FNGD epoch / SGD epoch, inversion epoch / SGD epoch, and
  * fit epoch / our SGD epoch. Results go to bench/results/ with the command.
+ *
+ * The machine is noisy, so the whole list runs `--rounds` times interleaved
+ * (sgd, fngd, ..., fit, sgd, fngd, ...) and each row averages all its epochs;
+ * test accuracy is from the last round (every round trains the same seeds).
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
@@ -28,12 +32,14 @@ const { values } = parseArgs({
     limit: { type: "string" },
     backend: { type: "string", default: "wasm" },
     optimizers: { type: "string", default: "sgd,fngd,ngd,kfac,adamw" },
+    rounds: { type: "string", default: "2" },
     out: { type: "string" },
   },
 });
 const epochs = Number(values.epochs);
 const limit = values.limit ? Number(values.limit) : undefined;
 const backend = values.backend as BackendName;
+const rounds = Number(values.rounds);
 
 const OPTIMIZERS: Record<string, OptimizerSpec> = {
   sgd: {
@@ -190,10 +196,21 @@ function meanSeconds(row: Row | undefined, phase?: string): number {
 await initBackend(backend);
 const full = await resolveDataset({ name: "fashion-mnist", limit });
 const rows: Row[] = [];
-for (const name of values.optimizers!.split(",")) {
-  rows.push(await runEngine(name, full));
+/** Adds a round's row to the row of the same name: epochs accumulate, accuracy is the latest. */
+function record(row: Row): void {
+  const existing = rows.find((r) => r.name === row.name);
+  if (!existing) return void rows.push(row);
+  existing.epochs.push(...row.epochs);
+  existing.testAccuracy = row.testAccuracy;
+  existing.counters = row.counters;
 }
-rows.push(await runFit(full));
+for (let round = 1; round <= rounds; round++) {
+  console.error(`round ${round} of ${rounds}`);
+  for (const name of values.optimizers!.split(",")) {
+    record(await runEngine(name, full));
+  }
+  record(await runFit(full));
+}
 
 const byName = (n: string) => rows.find((r) => r.name === n);
 const sgdEpoch = meanSeconds(byName("sgd"));
@@ -208,20 +225,27 @@ const lines = [
     new Date().toISOString()
   }; Deno ${Deno.version.deno}; ${navigator.hardwareConcurrency} cores; samples ${full.y.length}${
     limit ? ` (limit ${limit})` : ""
-  }; ${epochs} epochs each.`,
+  }; ${epochs} epochs each, ${rounds} interleaved rounds.`,
   "",
-  "| optimizer | phase | s/epoch (mean) | x sgd epoch | test accuracy after last epoch |",
-  "|---|---|---|---|---|",
+  "| optimizer | phase | epochs timed | s/epoch (mean) | min | max | x sgd epoch (means) | test accuracy after last epoch |",
+  "|---|---|---|---|---|---|---|---|",
 ];
 for (const r of rows) {
   const phases = [...new Set(r.epochs.map((e) => e.phase))];
   for (const p of phases) {
     const s = meanSeconds(r, p);
-    lines.push(
-      `| ${r.name} | ${p} | ${s.toFixed(2)} | ${ratio(s)} | ${
-        r.testAccuracy?.toFixed(4) ?? "n/a"
-      } |`,
-    );
+    const secs = r.epochs.filter((e) => e.phase === p).map((e) => e.seconds);
+    const cells = [
+      r.name,
+      p,
+      secs.length,
+      s.toFixed(2),
+      Math.min(...secs).toFixed(2),
+      Math.max(...secs).toFixed(2),
+      ratio(s),
+      r.testAccuracy?.toFixed(4) ?? "n/a",
+    ];
+    lines.push(`| ${cells.join(" | ")} |`);
   }
 }
 const fngd = byName("fngd");
