@@ -3,6 +3,7 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import type { Queryable } from "./client.ts";
 import { bytesToFloat32, float32ToBytes } from "./_bytes.ts";
 import { fngdCoefficients, jobs } from "./schema.ts";
+import type { CoefficientLayerSummary } from "../src/engine/types.ts";
 
 /** One vector to store. */
 export interface CoefficientInput {
@@ -13,19 +14,8 @@ export interface CoefficientInput {
   damping: number;
 }
 
-/** Per-layer summary, shaped like the `coefficients` event's data. */
-export interface CoefficientLayerSummary {
-  layer: number;
-  batches: number;
-  mean: number;
-  min: number;
-  max: number;
-  /**
-   * The job's configured damping alpha, as the engine's `coefficients` event
-   * reports it; the mean lambda actually used when the spec has none.
-   */
-  damping: number;
-}
+/** Per-layer summary, the very type of the engine's `coefficients` event data. */
+export type { CoefficientLayerSummary };
 
 /** Rows per INSERT: 5 parameters each stays far below Postgres' 65535 limit. */
 const CHUNK = 500;

@@ -36,28 +36,21 @@ export function meanGradient(cap: LayerCapture, e: tf.Tensor2D): LayerGrad {
 
 /**
  * `U c = sum_i c_i g_i` without forming U: `A^T diag(c) E` with E per-sample.
- * Conv layers scale every output position of sample i by `c_i`.
+ * `scaled` is the (M, 1) column `M c` (e is mean-scaled, so `M c_i e_i` is
+ * `c_i` times sample i's own gradient); conv layers scale every output
+ * position of sample i by it.
  */
 export function weightedGradient(
   cap: LayerCapture,
   e: tf.Tensor2D,
-  c: tf.Tensor1D,
+  scaled: tf.Tensor2D,
 ): LayerGrad {
-  const m = c.shape[0];
-  const units = e.shape[1];
-  // Per-sample E is m * e, so weight rows of e by m * c_i.
-  const scale = tf.mul(c, m);
+  const m = scaled.shape[0];
   const weighted = cap.positions === 1
-    ? tf.mul(e, tf.reshape(scale, [m, 1]))
-    : tf.reshape(
-      tf.mul(
-        tf.reshape(e, [m, cap.positions, units]),
-        tf.reshape(scale, [m, 1, 1]),
-      ),
-      [m * cap.positions, units],
-    );
+    ? tf.mul(e, scaled)
+    : tf.reshape(tf.mul(tf.reshape(e, [m, -1]), scaled), e.shape);
   return {
-    kernel: tf.matMul(inputsTransposed(cap), weighted),
+    kernel: tf.matMul(inputsTransposed(cap), weighted as tf.Tensor2D),
     bias: tf.sum(weighted, 0),
   };
 }

@@ -212,6 +212,34 @@ export async function parseIdx(
   return { dims, data: type.read(view, offset, count) };
 }
 
+/**
+ * Parses uncompressed IDX files stored back to back (how uploads keep
+ * images, labels and optional test files in one column).
+ * @throws {EngineError} `invalid_data` when a header is corrupt or a file runs past the end.
+ */
+export function parseIdxSequence(bytes: Uint8Array): IdxArray[] {
+  const files: IdxArray[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const rest = bytes.subarray(at);
+    const { type, dims } = parseHeader(rest);
+    const offset = 4 + 4 * dims.length;
+    const count = dims.reduce((a, b) => a * b, 1);
+    const end = offset + count * type.size;
+    if (end > rest.length) {
+      throw invalid(
+        `IDX file ${
+          files.length + 1
+        } in the sequence needs ${end} bytes, found ${rest.length}`,
+      );
+    }
+    const view = new DataView(rest.buffer, rest.byteOffset, end);
+    files.push({ dims, data: type.read(view, offset, count) });
+    at += end;
+  }
+  return files;
+}
+
 /** Scales images to [0, 1]: bytes by 255, other types by the training set's range. */
 function imageScaler(train: IdxArray): (v: number) => number {
   // Bytes use the fixed 0..255 range so that train and test scale alike

@@ -9,6 +9,25 @@ import { KfacOptimizer } from "./kfac_optimizer.ts";
 
 export type { Optimizer, StepContext } from "./optimizer.ts";
 
+/** The momentum rule of the optimizers that use one. */
+function momentumRule(
+  spec: {
+    lr: number;
+    momentum: number;
+    nesterov?: boolean;
+    weight_decay: number;
+  },
+  layers: TrainableLayer[],
+): MomentumRule {
+  return new MomentumRule(
+    spec.lr,
+    spec.momentum,
+    spec.nesterov ?? false,
+    spec.weight_decay,
+    layers,
+  );
+}
+
 /** One optimizer for `layers`, configured from the validated spec. */
 export function createOptimizer(
   spec: OptimizerSpec,
@@ -19,13 +38,7 @@ export function createOptimizer(
     case "sgd":
       return new FirstOrderOptimizer(
         layers,
-        new MomentumRule(
-          spec.lr,
-          spec.momentum,
-          spec.nesterov,
-          spec.weight_decay,
-          layers,
-        ),
+        momentumRule(spec, layers),
       );
     case "adamw":
       return new FirstOrderOptimizer(
@@ -43,13 +56,7 @@ export function createOptimizer(
     case "fngd":
       return new SmwOptimizer(
         layers,
-        new MomentumRule(
-          spec.lr,
-          spec.momentum,
-          spec.nesterov,
-          spec.weight_decay,
-          layers,
-        ),
+        momentumRule(spec, layers),
         spec.damping,
         spec.name === "ngd"
           ? { everyStep: true }
@@ -59,13 +66,7 @@ export function createOptimizer(
     case "kfac":
       return new KfacOptimizer(
         layers,
-        new MomentumRule(
-          spec.lr,
-          spec.momentum,
-          false,
-          spec.weight_decay,
-          layers,
-        ),
+        momentumRule(spec, layers),
         spec.damping,
         spec.factor_decay,
         spec.inv_every,

@@ -38,6 +38,11 @@ export class SmwOptimizer extends BaseOptimizer {
     [];
   #stats = new Map<number, LayerStats[]>();
   #warnedMissing = false;
+  /**
+   * fngd only: each (batch, layer)'s `M c` as an (M, 1) column kept on the
+   * backend, so an inverse-free step uploads nothing and adds one multiply.
+   */
+  #columns = new Map<string, tf.Tensor2D>();
 
   constructor(
     layers: TrainableLayer[],
@@ -63,15 +68,38 @@ export class SmwOptimizer extends BaseOptimizer {
     this.#cached = [];
     if (this.schedule.everyStep || this.#isInversionEpoch(epoch)) return;
     for (const l of this.layers) {
-      this.#cached.push(await this.store.get(batch, l.index));
+      // The store is read only for what the backend cache lacks (e.g. after a resume).
+      const onBackend = this.#columns.has(`${batch}:${l.index}`);
+      this.#cached.push(
+        onBackend ? undefined : await this.store.get(batch, l.index),
+      );
     }
   }
 
+  /** The (M, 1) column `M c` for this step; fngd keeps it across epochs. */
+  #column(
+    batch: number,
+    layer: number,
+    m: number,
+    c?: Float32Array,
+  ): tf.Tensor2D {
+    const key = `${batch}:${layer}`;
+    if (!c) return this.#columns.get(key)!;
+    const column = tf.mul(tf.tensor2d(c, [m, 1]), m) as tf.Tensor2D;
+    if (this.schedule.everyStep) return column;
+    this.#columns.get(key)?.dispose();
+    this.#columns.set(key, tf.keep(column));
+    return column;
+  }
+
   step(ctx: StepContext): void {
-    const need = this.layers.filter((_, i) => this.#cached[i] === undefined);
+    const inverseFree = this.phase(ctx.epoch) === "inverse_free";
+    const need = this.layers.filter((l) =>
+      this.#cached[l.index] === undefined &&
+      !(inverseFree && this.#columns.has(`${ctx.batch}:${l.index}`))
+    );
     if (
-      need.length > 0 && this.phase(ctx.epoch) === "inverse_free" &&
-      !this.#warnedMissing
+      need.length > 0 && inverseFree && !this.#warnedMissing
     ) {
       // A store that lost rows (e.g. an in-memory store after a restart) costs a re-solve, never a wrong step.
       this.#warnedMissing = true;
@@ -121,7 +149,7 @@ export class SmwOptimizer extends BaseOptimizer {
       weightedGradient(
         ctx.captures[l.index],
         ctx.outGrads[l.index],
-        tf.tensor1d(this.#cached[l.index]!),
+        this.#column(ctx.batch, l.index, ctx.m, this.#cached[l.index]),
       )
     );
     this.apply(dirs);
@@ -175,5 +203,11 @@ export class SmwOptimizer extends BaseOptimizer {
       max: s.max,
       damping: this.alpha,
     }));
+  }
+
+  override dispose(): void {
+    super.dispose();
+    for (const c of this.#columns.values()) c.dispose();
+    this.#columns.clear();
   }
 }
