@@ -1,7 +1,11 @@
 /** Liveness, readiness and Prometheus metrics; no auth, so probes need no key. */
 import { createRoute, z } from "@hono/zod-openapi";
-import * as dbApi from "../db/mod.ts";
-import { checkReady, type Db, JOB_STATUSES } from "../db/mod.ts";
+import {
+  checkReady,
+  countJobsByStatus,
+  type Db,
+  JOB_STATUSES,
+} from "../db/mod.ts";
 import { ApiError, problemResponse } from "../src/problem.ts";
 import type { HttpCounters } from "./_http_counters.ts";
 import { type AppDeps, newRouter } from "./_router.ts";
@@ -45,26 +49,16 @@ const metrics = createRoute({
   },
 });
 
-/**
- * Job counts per status over every tenant. The query belongs to db/; until it
- * exports `countJobsByStatus(db)`, the gauge is simply left out.
- */
-type CountJobs = (db: Db) => Promise<Partial<Record<string, number>>>;
-const countJobsByStatus = (dbApi as Record<string, unknown>)
-  .countJobsByStatus as CountJobs | undefined;
-
 const escapeLabel = (v: string) =>
   v.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
 
 async function renderMetrics(db: Db, counters: HttpCounters): Promise<string> {
   const lines: string[] = [];
-  if (countJobsByStatus) {
-    const counts = await countJobsByStatus(db);
-    lines.push("# HELP fngd_jobs Jobs by status, all tenants.");
-    lines.push("# TYPE fngd_jobs gauge");
-    for (const status of JOB_STATUSES) {
-      lines.push(`fngd_jobs{status="${status}"} ${counts[status] ?? 0}`);
-    }
+  const counts = await countJobsByStatus(db);
+  lines.push("# HELP fngd_jobs Jobs by status, all tenants.");
+  lines.push("# TYPE fngd_jobs gauge");
+  for (const status of JOB_STATUSES) {
+    lines.push(`fngd_jobs{status="${status}"} ${counts[status] ?? 0}`);
   }
   lines.push(
     "# HELP fngd_http_requests_total HTTP requests served by this process.",

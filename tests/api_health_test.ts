@@ -49,10 +49,9 @@ Deno.test("healthz, readyz and metrics", async (t) => {
         );
         assert.doesNotMatch(text, new RegExp(job.id));
         assert.match(text, /^fngd_sse_streams_open 0$/m);
-        if (/^# TYPE fngd_jobs gauge$/m.test(text)) {
-          assert.match(text, /^fngd_jobs\{status="queued"\} 1$/m);
-          assert.match(text, /^fngd_jobs\{status="succeeded"\} 0$/m);
-        }
+        assert.match(text, /^# TYPE fngd_jobs gauge$/m);
+        assert.match(text, /^fngd_jobs\{status="queued"\} 1$/m);
+        assert.match(text, /^fngd_jobs\{status="succeeded"\} 0$/m);
       },
     );
   } finally {
