@@ -52,6 +52,18 @@ function untilTerminal(t: TestDb, id: string, timeoutMs: number) {
   );
 }
 
+/** Resolves once the job has written its first epoch event. */
+async function waitForFirstEpoch(t: TestDb, jobId: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const events = await listJobEvents(t.db, jobId, { limit: 1000 });
+      return events.some((e) => e.type === "epoch") || undefined;
+    },
+    60_000,
+    "the first epoch",
+  );
+}
+
 Deno.test("a worker process trains a small FNGD job to succeeded", async () => {
   const t = await createTestDb();
   const worker = startWorker(t);
@@ -104,14 +116,7 @@ Deno.test("cancelling a running job stops the worker within a step and ends canc
       tenant: "t",
       spec: mlpSpec(1000, 2048),
     });
-    await waitFor(
-      async () => {
-        const events = await listJobEvents(t.db, job.id, { limit: 1000 });
-        return events.some((e) => e.type === "epoch") || undefined;
-      },
-      60_000,
-      "the first epoch",
-    );
+    await waitForFirstEpoch(t, job.id);
     assert.equal(
       (await requestCancel(t.db, "t", job.id))?.status,
       "cancelling",
@@ -190,14 +195,7 @@ Deno.test("SIGTERM makes a worker hand its running job back to the queue and exi
       tenant: "t",
       spec: mlpSpec(1000, 2048),
     });
-    await waitFor(
-      async () => {
-        const events = await listJobEvents(t.db, job.id, { limit: 1000 });
-        return events.some((e) => e.type === "epoch") || undefined;
-      },
-      60_000,
-      "the first epoch",
-    );
+    await waitForFirstEpoch(t, job.id);
     const status = await worker.stop("SIGTERM");
     assert.equal(status.code, 0, worker.output());
     const released = await getJob(t.db, "t", job.id);
