@@ -2,9 +2,11 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import {
+  type Checkpoint,
   EngineError,
   initBackend,
   JobSpec,
+  MemoryCoefficientStore,
   type ModelArtifacts,
   OPTIMIZER_NAMES,
   train,
@@ -290,4 +292,31 @@ Deno.test("training lets timers run between steps, so a heartbeat's abort lands 
   } finally {
     clearInterval(timer);
   }
+});
+
+Deno.test("a resume whose store lost the coefficients re-solves them and says so", async () => {
+  await initBackend("wasm");
+  const spec = specFor("dense", { name: "fngd", lr: 0.05 }, { epochs: 3 });
+  const checkpoints: Checkpoint[] = [];
+  const full = await trainRecording(spec, {
+    onCheckpoint: (cp) => Promise.resolve(void checkpoints.push(cp)),
+  });
+  const emptyStore = new MemoryCoefficientStore();
+  const resumed = await trainRecording(spec, {
+    store: emptyStore,
+    resumeFrom: checkpoints[0],
+  });
+  const warnings = resumed.events.filter((e) =>
+    e.type === "log" && e.data.level === "warn"
+  );
+  assert.equal(warnings.length, 1);
+  assert.match(
+    JSON.stringify(warnings[0]),
+    /cached coefficients missing; recomputing them/,
+  );
+  const perEpoch = full.result.counters.solves;
+  // Epoch 2 re-solves every (batch, layer) once; epoch 3 reuses them.
+  assert.equal(resumed.result.counters.solves, 2 * perEpoch);
+  assert.equal(emptyStore.entries.size, perEpoch);
+  assert.ok(Number.isFinite(resumed.result.final.train_loss));
 });
