@@ -23,6 +23,7 @@ export * from "./schema.ts";
 export { JOB_EVENTS_CHANNEL, JOBS_CHANNEL, listen, notify } from "./notify.ts";
 export { createJob, type NewJob } from "./create_job.ts";
 export { getJob } from "./get_job.ts";
+export { isConnectionError } from "./connection_errors.ts";
 export { countJobsByStatus } from "./count_jobs_by_status.ts";
 export { listJobs, type ListJobsOptions } from "./list_jobs.ts";
 export { requestCancel } from "./request_cancel.ts";

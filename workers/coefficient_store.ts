@@ -19,7 +19,8 @@ const AUTO_FLUSH_ROWS = 2000;
 
 /** A write-behind, read-through cache of one job's coefficients. */
 export class PgCoefficientStore implements CoefficientStore {
-  #pending: CoefficientInput[] = [];
+  /** Keyed by (batch, layer), so a repeated put (a retry) never writes a row twice. */
+  #pending = new Map<string, CoefficientInput>();
   #cache: Map<string, Float32Array> | undefined;
   /** Rows written to Postgres so far (for tests and logs). */
   written = 0;
@@ -47,22 +48,22 @@ export class PgCoefficientStore implements CoefficientStore {
   ): Promise<void> {
     // Copy: the caller may reuse its buffer for the next batch.
     const copy = coefficients.slice();
-    this.#pending.push({ batch, layer, coefficients: copy, damping });
-    this.#cache?.set(coefficientKey(batch, layer), copy);
-    if (this.#pending.length >= AUTO_FLUSH_ROWS) await this.flush();
+    const key = coefficientKey(batch, layer);
+    this.#pending.set(key, { batch, layer, coefficients: copy, damping });
+    this.#cache?.set(key, copy);
+    if (this.#pending.size >= AUTO_FLUSH_ROWS) await this.flush();
   }
 
   /** Writes every buffered vector. */
   async flush(): Promise<void> {
-    if (this.#pending.length === 0) return;
-    const rows = this.#pending;
-    this.#pending = [];
-    try {
-      await putCoefficients(this.db, this.jobId, rows);
-      this.written += rows.length;
-    } catch (err) {
-      this.#pending = rows.concat(this.#pending);
-      throw err;
+    if (this.#pending.size === 0) return;
+    const rows = [...this.#pending.values()];
+    await putCoefficients(this.db, this.jobId, rows);
+    // Only what was written leaves the buffer; a failed write keeps it for the retry.
+    for (const r of rows) {
+      const key = coefficientKey(r.batch, r.layer);
+      if (this.#pending.get(key) === r) this.#pending.delete(key);
     }
+    this.written += rows.length;
   }
 }

@@ -17,6 +17,7 @@ import {
 } from "../db/mod.ts";
 import {
   type Checkpoint,
+  type CoefficientStore,
   decodeCheckpoint,
   encodeCheckpoint,
   EngineError,
@@ -26,6 +27,7 @@ import {
 import { PgCoefficientStore } from "./coefficient_store.ts";
 import { startHeartbeat, type StopReason } from "./heartbeat.ts";
 import { loadJobDataset } from "./job_dataset.ts";
+import { retryWhileDbDown } from "./retry_while_db_down.ts";
 import { JobReporter, STEP_EVENT_INTERVAL_MS } from "./job_reporter.ts";
 
 /** What a worker knows that a job run needs. */
@@ -75,7 +77,10 @@ export async function runJob(
   try {
     const result = await trainJob(ctx, job, controller.signal);
     if (stopReason === "lost") return "lost";
-    const done = await completeJob(db, job.id, workerId, { ...result });
+    const done = await retryWhileDbDown(
+      () => completeJob(db, job.id, workerId, { ...result }),
+      { signal: controller.signal, log: ctx.log },
+    );
     return done ? "succeeded" : "lost";
   } catch (err) {
     return await settle(ctx, job, stopReason, err);
@@ -110,22 +115,35 @@ async function trainJob(ctx: JobContext, job: JobRow, signal: AbortSignal) {
     });
   }
   const reporter = new JobReporter(db, job.id, ctx.workerId);
+  // Every write below is safe to repeat, so a database restart only delays the run.
+  const durable = <T>(write: () => Promise<T>) =>
+    retryWhileDbDown(write, { signal, log: ctx.log });
+  const pgStore = new PgCoefficientStore(db, job.id);
+  const store: CoefficientStore = {
+    get: (batch, layer) => durable(() => pgStore.get(batch, layer)),
+    put: (batch, layer, c, damping) =>
+      durable(() => pgStore.put(batch, layer, c, damping)),
+    flush: () => durable(() => pgStore.flush()),
+  };
   return await train(spec, data, {
-    store: new PgCoefficientStore(db, job.id),
-    onEvent: reporter.onEvent,
-    onCheckpoint: async (cp) => {
+    store,
+    onEvent: (event) => durable(() => reporter.onEvent(event)),
+    onCheckpoint: (cp) => {
       const blobs = encodeCheckpoint(cp);
-      await saveCheckpoint(
-        db,
-        job.id,
-        cp.epoch,
-        blobs.weights,
-        blobs.optimizer_state,
+      return durable(() =>
+        saveCheckpoint(
+          db,
+          job.id,
+          cp.epoch,
+          blobs.weights,
+          blobs.optimizer_state,
+        )
       );
     },
-    saveModel: async (model) => {
-      await saveJobModel(db, job.id, model.modelJson, model.weightData);
-    },
+    saveModel: (model) =>
+      durable(() =>
+        saveJobModel(db, job.id, model.modelJson, model.weightData)
+      ),
     signal,
     resumeFrom,
     stepEventIntervalMs: STEP_EVENT_INTERVAL_MS,
