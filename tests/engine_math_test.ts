@@ -155,7 +155,7 @@ Deno.test("conv Gram: per-sample and pairwise formulas agree with an explicit U^
       "float32",
       2,
     ) as tf.Tensor2D;
-    const cap = { layer: undefined as never, inputs: p, positions: t };
+    const cap = { inputs: p, positions: t };
     const a = gramMatrix(cap, e, m, "per_sample").dataSync();
     const b = gramMatrix(cap, e, m, "pairwise").dataSync();
     // Explicit: g_i = vec(sum_t [p_it, 1] (M e_it)^T), then K_ij = g_i . g_j in float64.

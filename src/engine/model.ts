@@ -60,7 +60,6 @@ function outputSize(
 
 /** One trainable layer's tensors from a forward pass; owned by the caller. */
 export interface LayerCapture {
-  layer: TrainableLayer;
   /** Dense: inputs (M, fan_in). Conv: patches (M*T, fan_in). */
   inputs: tf.Tensor2D;
   /** Output positions per sample (1 for dense). */
@@ -264,7 +263,7 @@ export class SequentialModel {
         }
         if (probes) s = tf.add(s, probes[layer.index]);
         if (captures) {
-          captures.push({ layer, inputs: tf.keep(inputs), positions });
+          captures.push({ inputs: tf.keep(inputs), positions });
         }
         h = activate(s, layer.activation);
       }
