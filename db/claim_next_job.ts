@@ -1,53 +1,70 @@
 /** The queue's claim: one atomic statement under FOR UPDATE SKIP LOCKED. */
-import { and, asc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Queryable } from "./client.ts";
-import { appendJobEvent } from "./append_job_event.ts";
 import { leaseEnd } from "./_lease.ts";
 import { reapExpiredJobs } from "./reap_expired_jobs.ts";
+import { JOB_EVENTS_CHANNEL } from "./notify.ts";
+import { mapRow } from "./_rows.ts";
 import { type JobRow, jobs } from "./schema.ts";
 
+/** Options of {@link claimNextJob}. */
+export interface ClaimOptions {
+  /** Jobs of a tenant with this many live leases wait (0 or absent: no cap). */
+  maxRunningPerTenant?: number;
+}
+
 /**
- * Claims the oldest claimable job for `workerId` (conventionally host:pid):
- * a queued job, or a running one whose lease expired with attempts left.
- * Sets status `running`, `locked_by`, a lease of `leaseSeconds` and bumps
- * `attempts`, then appends a `status` event. Jobs out of attempts are first
- * failed by {@link reapExpiredJobs}. Undefined when nothing is claimable.
+ * Claims the next job for `workerId` (conventionally host:pid): a queued
+ * job, or a running one whose lease expired with attempts left. Sets status
+ * `running`, `locked_by`, a lease of `leaseSeconds`, bumps `attempts` (the
+ * new attempt is the lease's fencing token) and appends the `running` status
+ * event, all in one statement. Jobs out of attempts are first settled by
+ * {@link reapExpiredJobs}. Undefined when nothing is claimable.
+ *
+ * Fairness: the pick is the oldest job of the tenant with the fewest live
+ * leases, so one tenant's flood of jobs delays another tenant's by at most
+ * one job slot instead of the whole flood.
  */
 export async function claimNextJob(
   db: Queryable,
   workerId: string,
   leaseSeconds: number,
+  opts: ClaimOptions = {},
 ): Promise<JobRow | undefined> {
   await reapExpiredJobs(db);
-  return await db.transaction(async (tx) => {
-    // A CTE with FOR UPDATE is never inlined, so the LIMIT 1 subquery runs
-    // exactly once; SKIP LOCKED lets concurrent claimers pass each other.
-    const candidate = tx.$with("candidate").as(
-      tx.select({ id: jobs.id }).from(jobs).where(or(
-        eq(jobs.status, "queued"),
-        and(
-          eq(jobs.status, "running"),
-          lt(jobs.leaseUntil, sql`now()`),
-          lt(jobs.attempts, jobs.maxAttempts),
-        ),
-      )).orderBy(asc(jobs.createdAt)).limit(1)
-        .for("update", { skipLocked: true }),
-    );
-    const [job] = await tx.with(candidate).update(jobs).set({
-      status: "running",
-      lockedBy: workerId,
-      attempts: sql`${jobs.attempts} + 1`,
-      leaseUntil: leaseEnd(leaseSeconds),
-      heartbeatAt: sql`now()`,
-      startedAt: sql`coalesce(${jobs.startedAt}, now())`,
-    }).where(inArray(jobs.id, tx.select({ id: candidate.id }).from(candidate)))
-      .returning();
-    if (!job) return undefined;
-    const event = await appendJobEvent(tx, job.id, "status", {
-      status: "running",
-      attempt: job.attempts,
-      worker: workerId,
-    });
-    return { ...job, lastEventSeq: event.seq };
-  });
+  const cap = opts.maxRunningPerTenant ?? 0;
+  // The candidate CTE is locked FOR UPDATE, so its last_event_seq and
+  // attempts are stable until commit: the event row can be computed from it
+  // alongside the UPDATE. SKIP LOCKED lets concurrent claimers pass.
+  const rows = await db.execute<Record<string, unknown>>(sql`
+    with live as (
+      select tenant, count(*)::int as n from jobs
+      where status in ('running', 'cancelling') and lease_until >= now()
+      group by tenant
+    ), candidate as (
+      select j.id, j.last_event_seq, j.attempts from jobs j
+      left join live on live.tenant = j.tenant
+      where (j.status = 'queued' or (j.status = 'running'
+          and j.lease_until < now() and j.attempts < j.max_attempts))
+        and (${cap}::int = 0 or coalesce(live.n, 0) < ${cap}::int)
+      order by coalesce(live.n, 0), j.created_at, j.id
+      limit 1
+      for update of j skip locked
+    ), event as (
+      insert into job_events (job_id, seq, type, data)
+      select id, last_event_seq + 1, 'status', jsonb_build_object(
+        'status', 'running', 'attempt', attempts + 1, 'worker', ${workerId}::text)
+      from candidate
+    )
+    update jobs set
+      status = 'running',
+      locked_by = ${workerId},
+      attempts = jobs.attempts + 1,
+      lease_until = ${leaseEnd(leaseSeconds)},
+      heartbeat_at = now(),
+      started_at = coalesce(jobs.started_at, now()),
+      last_event_seq = jobs.last_event_seq + 1
+    from candidate where jobs.id = candidate.id
+    returning jobs.*, pg_notify(${JOB_EVENTS_CHANNEL}, jobs.id::text)`);
+  return rows[0] ? mapRow(jobs, rows[0]) : undefined;
 }

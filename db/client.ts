@@ -23,12 +23,38 @@ export type Queryable = PgDatabase<PostgresJsQueryResultHKT, typeof schema>;
 export interface CreateDbOptions {
   /** Pool size (default 10). */
   max?: number;
+  /**
+   * Seconds from opening a connection to its first ReadyForQuery (TCP,
+   * startup, auth). The default, 0.5, is the API's: a Postgres on the same
+   * network answers in a few milliseconds, and an unreachable one must cost
+   * a request well under a second, not postgres.js's 30. Workers and
+   * embedded PGlite (whose one session makes a new connection wait behind
+   * other connections' transactions) pass longer ones.
+   */
+  connectTimeoutSeconds?: number;
 }
+
+/**
+ * The pause before a pool slot reconnects after `retries` failed attempts
+ * in a row: 0.1 s doubling to 1 s. postgres.js's own grows as 3^n/100 s up
+ * to 20 s, and a query handed to that slot waits it out first, so after a
+ * minute of outage a recovered database would still be "down" for up to
+ * 20 s. Callers pace their retries themselves (the API's circuit breaker,
+ * the workers' backoff); this only keeps a LISTEN reconnect loop polite.
+ */
+const reconnectDelaySeconds = (retries: number) =>
+  Math.min(0.05 * 2 ** retries, 1);
 
 /** Opens a pooled connection to `url` (connections open lazily). */
 export function createDb(url: string, opts: CreateDbOptions = {}): Db {
   const client = postgres(url, {
     max: opts.max ?? 10,
+    connect_timeout: opts.connectTimeoutSeconds ?? 0.5,
+    backoff: reconnectDelaySeconds,
+    // postgres.js 3.4.9 runs its array-type lookup as a detached promise at
+    // every (re)connect: a connection terminated during that query rejects
+    // it with nobody listening, and the process dies. We bind no arrays.
+    fetch_types: false,
     // The migrator's "already exists, skipping" notices are noise.
     onnotice: () => {},
     // Keep idle pools from pinning the server's connection slots.

@@ -1,6 +1,7 @@
 /** The FNGD coefficient cache: one float32 vector per (job, batch, layer). */
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { Queryable } from "./client.ts";
+import { type JobLease, leaseCte } from "./_lease.ts";
 import { bytesToFloat32, float32ToBytes } from "./_bytes.ts";
 import { fngdCoefficients, jobs } from "./schema.ts";
 import type { CoefficientLayerSummary } from "../src/engine/types.ts";
@@ -21,36 +22,40 @@ export type { CoefficientLayerSummary };
 const CHUNK = 500;
 
 /**
- * Stores vectors in multi-row INSERTs. A re-put (FNGD `refresh_every`, or an
- * epoch 1 re-run after a crash) overwrites the earlier vector.
+ * Stores vectors of a held job in multi-row INSERTs, each fenced by `lease`.
+ * A re-put (FNGD `refresh_every`, an epoch 1 re-run after a crash, or a
+ * retry) overwrites the earlier vector. False when the lease is gone.
  */
 export async function putCoefficients(
   db: Queryable,
-  jobId: string,
+  lease: JobLease,
   rows: CoefficientInput[],
-): Promise<void> {
+): Promise<boolean> {
   for (let i = 0; i < rows.length; i += CHUNK) {
-    await db.insert(fngdCoefficients).values(
-      rows.slice(i, i + CHUNK).map((r) => ({
-        jobId,
-        batchIndex: r.batch,
-        layerIndex: r.layer,
-        coefficients: float32ToBytes(r.coefficients),
-        damping: r.damping,
-      })),
-    ).onConflictDoUpdate({
-      target: [
-        fngdCoefficients.jobId,
-        fngdCoefficients.batchIndex,
-        fngdCoefficients.layerIndex,
-      ],
-      set: {
-        coefficients: sql`excluded.coefficients`,
-        damping: sql`excluded.damping`,
-        createdAt: sql`now()`,
-      },
-    });
+    const values = sql.join(
+      rows.slice(i, i + CHUNK).map((r) =>
+        sql`(${r.batch}::int, ${r.layer}::int, ${
+          float32ToBytes(r.coefficients)
+        }::bytea, ${r.damping}::float8)`
+      ),
+      sql`, `,
+    );
+    const written = await db.execute<{ n: number }>(sql`
+      with ${leaseCte(lease)}, put as (
+        insert into fngd_coefficients
+          (job_id, batch_index, layer_index, coefficients, damping)
+        select lease.id, v.batch, v.layer, v.coefficients, v.damping
+        from lease cross join (values ${values})
+          as v(batch, layer, coefficients, damping)
+        on conflict (job_id, batch_index, layer_index) do update
+          set coefficients = excluded.coefficients,
+            damping = excluded.damping, created_at = now()
+        returning 1
+      )
+      select (select count(*) from lease)::int as n`);
+    if (!written[0]?.n) return false;
   }
+  return true;
 }
 
 /** Key of {@link loadCoefficients}' map. */

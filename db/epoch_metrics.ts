@@ -1,6 +1,7 @@
 /** Per-epoch metrics of a job. */
-import { asc, desc, eq } from "drizzle-orm";
+import { asc, desc, eq, sql } from "drizzle-orm";
 import type { Queryable } from "./client.ts";
+import { type JobLease, leaseCte } from "./_lease.ts";
 import { type EpochMetricRow, epochMetrics } from "./schema.ts";
 
 /** One epoch's numbers, as recorded. */
@@ -9,20 +10,29 @@ export type NewEpochMetric = Omit<
   "jobId" | "createdAt"
 >;
 
-/** Records an epoch's metrics; a resumed job re-running an epoch overwrites its row. */
+/**
+ * Records an epoch's metrics for a held job, fenced by `lease`; a resumed job
+ * re-running an epoch overwrites its row. False when the lease is gone.
+ */
 export async function recordEpochMetric(
   db: Queryable,
-  jobId: string,
-  metric: NewEpochMetric,
-): Promise<EpochMetricRow> {
-  const [row] = await db.insert(epochMetrics)
-    .values({ ...metric, jobId })
-    .onConflictDoUpdate({
-      target: [epochMetrics.jobId, epochMetrics.epoch],
-      set: { ...metric },
-    })
-    .returning();
-  return row;
+  lease: JobLease,
+  m: NewEpochMetric,
+): Promise<boolean> {
+  const rows = await db.execute<{ epoch: number }>(sql`
+    with ${leaseCte(lease)}
+    insert into epoch_metrics
+      (job_id, epoch, phase, train_loss, val_loss, val_accuracy, seconds, steps)
+    select id, ${m.epoch}::int, ${m.phase}, ${m.trainLoss}::float8,
+      ${m.valLoss ?? null}::float8, ${m.valAccuracy ?? null}::float8,
+      ${m.seconds}::float8, ${m.steps}::int
+    from lease
+    on conflict (job_id, epoch) do update set phase = excluded.phase,
+      train_loss = excluded.train_loss, val_loss = excluded.val_loss,
+      val_accuracy = excluded.val_accuracy, seconds = excluded.seconds,
+      steps = excluded.steps, created_at = now()
+    returning epoch`);
+  return rows.length > 0;
 }
 
 /** Every recorded epoch of `jobId`, in epoch order. */

@@ -21,6 +21,10 @@ const MIGRATION_LOCK = 72_463_511;
  * migrates it, before anything else connects.)
  */
 export async function migrateDb(db: Db): Promise<void> {
+  // With fetch_types off (db/client.ts), postgres.js 3.4.9 drops a reserve()
+  // that has to open a new connection, and it never resolves; one from an
+  // already open connection works, so open one first.
+  await db.sql`select 1`;
   const lock = await db.sql.reserve();
   try {
     await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;

@@ -25,9 +25,16 @@ export { createJob, type NewJob } from "./create_job.ts";
 export { getJob } from "./get_job.ts";
 export { isConnectionError } from "./connection_errors.ts";
 export { countJobsByStatus } from "./count_jobs_by_status.ts";
+export { countQueuedJobs } from "./count_queued_jobs.ts";
+export { getJobByIdempotencyKey } from "./get_job_by_idempotency_key.ts";
 export { listJobs, type ListJobsOptions } from "./list_jobs.ts";
 export { requestCancel } from "./request_cancel.ts";
-export { appendJobEvent } from "./append_job_event.ts";
+export {
+  appendJobEvent,
+  appendLeasedEvent,
+  type LeasedEvent,
+} from "./append_job_event.ts";
+export type { JobLease } from "./_lease.ts";
 export { listJobEvents } from "./list_job_events.ts";
 export {
   getLatestEpochMetric,
@@ -52,7 +59,7 @@ export {
   listDatasets,
   type NewDataset,
 } from "./datasets.ts";
-export { claimNextJob } from "./claim_next_job.ts";
+export { claimNextJob, type ClaimOptions } from "./claim_next_job.ts";
 export { reapExpiredJobs } from "./reap_expired_jobs.ts";
 export { heartbeatJob, updateJobProgress } from "./heartbeat_job.ts";
 export {

@@ -1,16 +1,20 @@
 /** Cancellation as the API asks for it. */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Queryable } from "./client.ts";
-import { appendJobEvent } from "./append_job_event.ts";
 import { getJob } from "./get_job.ts";
 import { isUuid } from "./_uuid.ts";
+import { JOB_EVENTS_CHANNEL } from "./notify.ts";
+import { mapRow } from "./_rows.ts";
 import { type JobRow, jobs } from "./schema.ts";
 
 /**
  * Requests cancellation of `tenant`'s job `id`; idempotent. A queued job is
- * cancelled at once; a running one becomes `cancelling` and its worker stops
- * within one step; anything else is returned unchanged. Undefined when the
- * job is not the tenant's.
+ * cancelled at once, with its terminal `status` event. A running one becomes
+ * `cancelling` with no event: its worker is the only writer of the log while
+ * it holds the lease, and writes `cancelling` and `cancelled` itself when it
+ * sees the request (within a heartbeat) and stops (within a step); if the
+ * worker is gone, the reaper cancels it when the lease expires. Anything else
+ * is returned unchanged. Undefined when the job is not the tenant's.
  */
 export async function requestCancel(
   db: Queryable,
@@ -18,24 +22,26 @@ export async function requestCancel(
   id: string,
 ): Promise<JobRow | undefined> {
   if (!isUuid(id)) return undefined;
-  return await db.transaction(async (tx) => {
-    // The CASE is evaluated on the row version the UPDATE finally locks, so a
-    // claim racing with this request yields `cancelling`, never a lost cancel.
-    const [row] = await tx.update(jobs).set({
-      status: sql`case when ${jobs.status} = 'queued'
-        then 'cancelled'::job_status else 'cancelling'::job_status end`,
-      cancelRequestedAt: sql`coalesce(${jobs.cancelRequestedAt}, now())`,
-      finishedAt: sql`case when ${jobs.status} = 'queued'
-        then now() else ${jobs.finishedAt} end`,
-    }).where(and(
-      eq(jobs.id, id),
-      eq(jobs.tenant, tenant),
-      inArray(jobs.status, ["queued", "running"]),
-    )).returning();
-    if (!row) return await getJob(tx, tenant, id);
-    const event = await appendJobEvent(tx, id, "status", {
-      status: row.status,
-    });
-    return { ...row, lastEventSeq: event.seq };
-  });
+  // SET expressions read the row version the UPDATE finally locks, so a
+  // claim racing with this request yields `cancelling`, never a lost cancel.
+  const [row] = await db.execute<Record<string, unknown>>(sql`
+    with changed as (
+      update jobs set
+        status = case when status = 'queued'
+          then 'cancelled'::job_status else 'cancelling'::job_status end,
+        cancel_requested_at = coalesce(cancel_requested_at, now()),
+        finished_at = case when status = 'queued' then now() else finished_at end,
+        last_event_seq = last_event_seq +
+          case when status = 'queued' then 1 else 0 end
+      where id = ${id}::uuid and tenant = ${tenant}
+        and status in ('queued', 'running')
+      returning jobs.*
+    ), event as (
+      insert into job_events (job_id, seq, type, data)
+      select id, last_event_seq, 'status', '{"status": "cancelled"}'::jsonb
+      from changed where status = 'cancelled'
+    )
+    select changed.*, pg_notify(${JOB_EVENTS_CHANNEL}, changed.id::text)
+    from changed`);
+  return row ? mapRow(jobs, row) : await getJob(db, tenant, id);
 }

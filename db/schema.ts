@@ -30,6 +30,9 @@ const createdAt = () =>
 const jobId = () =>
   uuid("job_id").notNull().references(() => jobs.id, { onDelete: "cascade" });
 
+/** Attempts a job gets unless its creator says otherwise. */
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
 /** Training jobs and their queue state (lease, attempts, cancellation). */
 export const jobs = pgTable("jobs", {
   id: uuid("id").primaryKey().defaultRandom(),
@@ -38,7 +41,8 @@ export const jobs = pgTable("jobs", {
   spec: jsonb("spec").$type<Record<string, unknown>>().notNull(),
   idempotencyKey: text("idempotency_key"),
   attempts: integer("attempts").notNull().default(0),
-  maxAttempts: integer("max_attempts").notNull().default(3),
+  maxAttempts: integer("max_attempts").notNull()
+    .default(DEFAULT_MAX_ATTEMPTS),
   lockedBy: text("locked_by"),
   leaseUntil: timestamp("lease_until", { withTimezone: true }),
   heartbeatAt: timestamp("heartbeat_at", { withTimezone: true }),

@@ -4,7 +4,17 @@
  * PGlite served on loopback. Migrated, and dropped on close.
  */
 import postgres from "postgres";
-import { closeDb, createDb, type Db, migrateDb } from "../db/mod.ts";
+import {
+  claimNextJob,
+  closeDb,
+  createDb,
+  createJob,
+  type Db,
+  type JobLease,
+  type JobRow,
+  migrateDb,
+  type Queryable,
+} from "../db/mod.ts";
 import { startEmbeddedDb } from "../src/embedded_db.ts";
 
 /** A migrated, private database. */
@@ -59,4 +69,21 @@ export async function createTestDb(
       await admin.end({ timeout: 5 });
     },
   };
+}
+
+/** The lease a claim hands its worker (the fencing token of every worker write). */
+export function leaseOf(job: JobRow): JobLease {
+  return { jobId: job.id, workerId: job.lockedBy!, attempt: job.attempts };
+}
+
+/** Creates a job and claims it as `workerId`, as a worker would before writing. */
+export async function createClaimedJob(
+  db: Queryable,
+  spec: Record<string, unknown> = {},
+  opts: { tenant?: string; workerId?: string } = {},
+): Promise<{ job: JobRow; lease: JobLease }> {
+  const { job } = await createJob(db, { tenant: opts.tenant ?? "a", spec });
+  const claimed = await claimNextJob(db, opts.workerId ?? "w", 30);
+  if (claimed?.id !== job.id) throw new Error("another job was claimable");
+  return { job: claimed, lease: leaseOf(claimed) };
 }

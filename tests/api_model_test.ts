@@ -1,8 +1,9 @@
 /** The trained model is served so that tf.loadLayersModel can load it over HTTP. */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { saveJobModel } from "../db/mod.ts";
+import { claimNextJob, saveJobModel } from "../db/mod.ts";
 import { KEY_A, KEY_B, postJob, startApi, syntheticJob } from "./_api.ts";
+import { leaseOf } from "./_db.ts";
 
 /** A small dense model saved the way the engine's export saves one. */
 async function savedModel() {
@@ -44,7 +45,11 @@ Deno.test("GET /v1/jobs/{id}/model loads with tf.loadLayersModel", async (t) => 
     });
 
     const { model, modelJson, weightData } = await savedModel();
-    await saveJobModel(api.tdb.db, job.id, modelJson, weightData);
+    const claimed = await claimNextJob(api.tdb.db, "w", 30);
+    assert.equal(claimed?.id, job.id);
+    assert.ok(
+      await saveJobModel(api.tdb.db, leaseOf(claimed!), modelJson, weightData),
+    );
 
     await t.step(
       "the loaded model predicts what the saved one did",

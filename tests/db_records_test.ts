@@ -22,7 +22,7 @@ import {
   summarizeCoefficients,
 } from "../db/mod.ts";
 import { PgCoefficientStore } from "../workers/coefficient_store.ts";
-import { createTestDb } from "./_db.ts";
+import { createClaimedJob, createTestDb } from "./_db.ts";
 
 Deno.test({
   name:
@@ -85,7 +85,7 @@ Deno.test("listJobs pages newest first by cursor and never shows another tenant"
 Deno.test("epoch metrics are upserted per epoch and read in order", async () => {
   const t = await createTestDb();
   try {
-    const { job } = await createJob(t.db, { tenant: "a", spec: {} });
+    const { job, lease } = await createClaimedJob(t.db);
     const m = (epoch: number, trainLoss: number) => ({
       epoch,
       phase: epoch === 1 ? "inversion" : "inverse_free",
@@ -95,9 +95,9 @@ Deno.test("epoch metrics are upserted per epoch and read in order", async () => 
       seconds: 1.5,
       steps: 10,
     });
-    await recordEpochMetric(t.db, job.id, m(1, 2));
-    await recordEpochMetric(t.db, job.id, m(2, 1));
-    await recordEpochMetric(t.db, job.id, m(2, 0.5));
+    await recordEpochMetric(t.db, lease, m(1, 2));
+    await recordEpochMetric(t.db, lease, m(2, 1));
+    await recordEpochMetric(t.db, lease, m(2, 0.5));
     const rows = await listEpochMetrics(t.db, job.id);
     assert.deepEqual(rows.map((r) => [r.epoch, r.trainLoss]), [[1, 2], [
       2,
@@ -112,7 +112,7 @@ Deno.test("epoch metrics are upserted per epoch and read in order", async () => 
 Deno.test("coefficients round-trip as float32 and summarize per layer", async () => {
   const t = await createTestDb();
   try {
-    const { job } = await createJob(t.db, { tenant: "a", spec: {} });
+    const { job, lease } = await createClaimedJob(t.db);
     const rows = [];
     for (let b = 0; b < 600; b++) {
       for (let l = 0; l < 2; l++) {
@@ -124,7 +124,7 @@ Deno.test("coefficients round-trip as float32 and summarize per layer", async ()
         });
       }
     }
-    await putCoefficients(t.db, job.id, rows); // 1200 rows: several chunks
+    assert.ok(await putCoefficients(t.db, lease, rows)); // 1200 rows: several chunks
     const map = await loadCoefficients(t.db, job.id);
     assert.equal(map.size, 1200);
     assert.deepEqual(
@@ -151,11 +151,10 @@ Deno.test("coefficients round-trip as float32 and summarize per layer", async ()
       1800;
     assert.ok(Math.abs(layers[1].mean - expected) < 1e-4);
 
-    const fngd = await createJob(t.db, {
-      tenant: "a",
-      spec: { optimizer: { name: "fngd", damping: 0.5 } },
-    });
-    await putCoefficients(t.db, fngd.job.id, rows.slice(0, 4));
+    const fngd = await createClaimedJob(t.db, {
+      optimizer: { name: "fngd", damping: 0.5 },
+    }, { workerId: "w2" });
+    await putCoefficients(t.db, fngd.lease, rows.slice(0, 4));
     const summary = await summarizeCoefficients(t.db, fngd.job.id);
     assert.deepEqual(
       summary.layers.map((l) => l.damping),
@@ -170,8 +169,8 @@ Deno.test("coefficients round-trip as float32 and summarize per layer", async ()
 Deno.test("PgCoefficientStore buffers puts, flushes in batches and serves gets from memory", async () => {
   const t = await createTestDb();
   try {
-    const { job } = await createJob(t.db, { tenant: "a", spec: {} });
-    const store = new PgCoefficientStore(t.db, job.id);
+    const { job, lease } = await createClaimedJob(t.db);
+    const store = new PgCoefficientStore(t.db, lease);
     const buf = new Float32Array(4);
     for (let b = 0; b < 50; b++) {
       buf.fill(b);
@@ -182,7 +181,7 @@ Deno.test("PgCoefficientStore buffers puts, flushes in batches and serves gets f
     assert.equal(store.written, 50);
     assert.equal((await loadCoefficients(t.db, job.id)).size, 50);
 
-    const fresh = new PgCoefficientStore(t.db, job.id); // as after a restart
+    const fresh = new PgCoefficientStore(t.db, lease); // as after a restart
     assert.deepEqual(await fresh.get(3, 0), new Float32Array(4).fill(3));
     assert.deepEqual(await fresh.get(49, 0), new Float32Array(4).fill(49));
     assert.equal(await fresh.get(50, 0), undefined);
@@ -195,18 +194,18 @@ Deno.test("PgCoefficientStore buffers puts, flushes in batches and serves gets f
 Deno.test("saveCheckpoint keeps only the newest checkpoint", async () => {
   const t = await createTestDb();
   try {
-    const { job } = await createJob(t.db, { tenant: "a", spec: {} });
+    const { job, lease } = await createClaimedJob(t.db);
     assert.equal(await getLatestCheckpoint(t.db, job.id), undefined);
     await saveCheckpoint(
       t.db,
-      job.id,
+      lease,
       1,
       Uint8Array.of(1, 2),
       Uint8Array.of(3),
     );
     await saveCheckpoint(
       t.db,
-      job.id,
+      lease,
       2,
       Uint8Array.of(4, 5, 6),
       Uint8Array.of(),

@@ -8,10 +8,12 @@
 import {
   type CoefficientInput,
   coefficientKey,
+  type JobLease,
   loadCoefficients,
   putCoefficients,
   type Queryable,
 } from "../db/mod.ts";
+import { assertHeld } from "./lease_lost.ts";
 import type { CoefficientStore } from "../src/engine/types.ts";
 
 /** Pending rows that force a write even before flush, to bound memory. */
@@ -27,13 +29,16 @@ export class PgCoefficientStore implements CoefficientStore {
   /** Queries that loaded the table (at most one per store). */
   loads = 0;
 
-  constructor(private readonly db: Queryable, private readonly jobId: string) {}
+  constructor(
+    private readonly db: Queryable,
+    private readonly lease: JobLease,
+  ) {}
 
   /** The vector of (batch, layer), loading the job's table on first use. */
   async get(batch: number, layer: number): Promise<Float32Array | undefined> {
     if (!this.#cache) {
       await this.flush();
-      this.#cache = await loadCoefficients(this.db, this.jobId);
+      this.#cache = await loadCoefficients(this.db, this.lease.jobId);
       this.loads++;
     }
     return this.#cache.get(coefficientKey(batch, layer));
@@ -54,11 +59,14 @@ export class PgCoefficientStore implements CoefficientStore {
     if (this.#pending.size >= AUTO_FLUSH_ROWS) await this.flush();
   }
 
-  /** Writes every buffered vector. */
+  /**
+   * Writes every buffered vector, fenced by the lease.
+   * @throws {LeaseLostError} when the lease is gone.
+   */
   async flush(): Promise<void> {
     if (this.#pending.size === 0) return;
     const rows = [...this.#pending.values()];
-    await putCoefficients(this.db, this.jobId, rows);
+    assertHeld(await putCoefficients(this.db, this.lease, rows), this.lease);
     // Only what was written leaves the buffer; a failed write keeps it for the retry.
     for (const r of rows) {
       const key = coefficientKey(r.batch, r.layer);

@@ -1,55 +1,105 @@
 /**
- * Renews a job's lease on an interval and turns the answer into an abort:
- * `cancel` when the API asked to cancel, `lost` when the lease is gone.
+ * Renews the lease of the job a worker runs, from a thread of its own, and
+ * turns the answer into a stop: `cancel` when the API asked to cancel,
+ * `lost` when the lease is gone. A training step is synchronous and can run
+ * far longer than the lease; beats from the main thread would starve then,
+ * and a second worker would claim the job while the first still trains it.
  */
-import { heartbeatJob, type Queryable } from "../db/mod.ts";
+import type { JobLease } from "../db/mod.ts";
 
 /** Why a running job was stopped from outside the engine. */
 export type StopReason = "cancel" | "lost" | "shutdown";
 
-/** Options of {@link startHeartbeat}. */
-export interface HeartbeatOptions {
-  db: Queryable;
-  jobId: string;
-  workerId: string;
+/** Messages to the heartbeat thread. */
+export type ToThread =
+  | { type: "open"; databaseUrl: string }
+  | {
+    type: "watch";
+    lease: JobLease;
+    leaseSeconds: number;
+    intervalMs: number;
+  }
+  | { type: "unwatch" }
+  | { type: "close" };
+
+/** Messages from the heartbeat thread. */
+export type FromThread =
+  | { type: "stop"; jobId: string; reason: "cancel" | "lost" }
+  | { type: "log"; message: string }
+  | { type: "closed" };
+
+/** What {@link HeartbeatThread.watch} needs. */
+export interface WatchOptions {
+  lease: JobLease;
   leaseSeconds: number;
-  /** Called once, with the first reason to stop. */
-  onStop: (reason: StopReason) => void;
+  /** Called with each reason to stop (`cancel` at most once, then maybe `lost`). */
+  onStop: (reason: "cancel" | "lost") => void;
   /** Default: a third of the lease, at most one second (cancel must be prompt). */
   intervalMs?: number;
-  log?: (message: string) => void;
 }
 
-/** Starts heartbeating; call the returned function to stop. */
-export function startHeartbeat(opts: HeartbeatOptions): () => void {
-  const interval = opts.intervalMs ??
-    Math.min(1000, (opts.leaseSeconds * 1000) / 3);
-  let busy = false;
-  let stopped = false;
-  const timer = setInterval(async () => {
-    if (busy || stopped) return; // never pile up beats behind a slow database
-    busy = true;
-    try {
-      const beat = await heartbeatJob(
-        opts.db,
-        opts.jobId,
-        opts.workerId,
-        opts.leaseSeconds,
-      );
-      if (stopped) return;
-      if (!beat.ok) opts.onStop("lost");
-      else if (beat.cancelRequested) opts.onStop("cancel");
-    } catch (err) {
-      // A missed beat is survivable until the lease runs out; then `lost`.
-      opts.log?.(
-        `heartbeat of ${opts.jobId} failed: ${(err as Error).message}`,
-      );
-    } finally {
-      busy = false;
-    }
-  }, interval);
-  return () => {
-    stopped = true;
-    clearInterval(timer);
-  };
+/** One heartbeat thread per worker process, watching one job at a time. */
+export class HeartbeatThread {
+  #thread: Worker;
+  #onStop?: { jobId: string; fn: (reason: "cancel" | "lost") => void };
+  #closed?: Promise<void>;
+
+  constructor(databaseUrl: string, private readonly log: (m: string) => void) {
+    this.#thread = new Worker(
+      new URL("./heartbeat_thread.ts", import.meta.url),
+      { type: "module" },
+    );
+    this.#thread.onmessage = (e: MessageEvent<FromThread>) => {
+      const msg = e.data;
+      if (msg.type === "log") this.log(msg.message);
+      if (msg.type === "stop" && this.#onStop?.jobId === msg.jobId) {
+        this.#onStop.fn(msg.reason);
+      }
+    };
+    this.#thread.onerror = (e) => {
+      // The lease would then lapse silently; say so loudly.
+      this.log(`heartbeat thread failed: ${e.message}`);
+    };
+    this.#send({ type: "open", databaseUrl });
+  }
+
+  /** Starts renewing `opts.lease`; call the returned function to stop. */
+  watch(opts: WatchOptions): () => void {
+    const jobId = opts.lease.jobId;
+    this.#onStop = { jobId, fn: opts.onStop };
+    this.#send({
+      type: "watch",
+      lease: opts.lease,
+      leaseSeconds: opts.leaseSeconds,
+      intervalMs: opts.intervalMs ??
+        Math.min(1000, (opts.leaseSeconds * 1000) / 3),
+    });
+    return () => {
+      if (this.#onStop?.jobId !== jobId) return;
+      this.#onStop = undefined;
+      this.#send({ type: "unwatch" });
+    };
+  }
+
+  /** Closes the thread's connection and ends the thread (at most ~3 s). */
+  close(): Promise<void> {
+    return this.#closed ??= (async () => {
+      const closed = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 3000);
+        this.#thread.addEventListener("message", (e) => {
+          if ((e as MessageEvent<FromThread>).data.type === "closed") {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      this.#send({ type: "close" });
+      await closed;
+      this.#thread.terminate();
+    })();
+  }
+
+  #send(message: ToThread): void {
+    this.#thread.postMessage(message);
+  }
 }

@@ -1,15 +1,18 @@
 /**
- * Where the engine's progress goes: every event into job_events, epochs also
- * into epoch_metrics, and the latest step or epoch into jobs.progress. Writes
- * are chained so they land in the order the engine emitted them.
+ * Where the engine's progress goes: every event into the job's event log,
+ * epochs also into epoch_metrics, and the latest step or epoch into
+ * jobs.progress. Every write is fenced by the lease; one that finds the
+ * lease gone throws LeaseLostError, which stops the run.
  */
 import {
-  appendJobEvent,
+  type JobLease,
   type Queryable,
   recordEpochMetric,
   updateJobProgress,
 } from "../db/mod.ts";
 import type { EngineEvent } from "../src/engine/mod.ts";
+import type { Durable, JobEventLog } from "./job_event_log.ts";
+import { assertHeld } from "./lease_lost.ts";
 
 /** Minimum milliseconds between two stored `step` events (the issue asks for at most ~2/s). */
 export const STEP_EVENT_INTERVAL_MS = 500;
@@ -20,8 +23,9 @@ export class JobReporter {
 
   constructor(
     private readonly db: Queryable,
-    private readonly jobId: string,
-    private readonly workerId: string,
+    private readonly lease: JobLease,
+    private readonly events: JobEventLog,
+    private readonly durable: Durable,
     private readonly now: () => number = () => performance.now(),
   ) {}
 
@@ -33,22 +37,23 @@ export class JobReporter {
       const t = this.now();
       if (t - this.#lastStepAt < STEP_EVENT_INTERVAL_MS) return;
       this.#lastStepAt = t;
-      await updateJobProgress(this.db, this.jobId, this.workerId, {
-        ...event.data,
-      });
+      await this.#progress({ ...event.data });
     }
     if (event.type === "epoch") {
       const d = event.data;
-      await recordEpochMetric(this.db, this.jobId, {
-        epoch: d.epoch,
-        phase: d.phase,
-        trainLoss: d.train_loss,
-        valLoss: d.val_loss,
-        valAccuracy: d.val_accuracy,
-        seconds: d.seconds,
-        steps: d.steps,
-      });
-      await updateJobProgress(this.db, this.jobId, this.workerId, {
+      const held = await this.durable(() =>
+        recordEpochMetric(this.db, this.lease, {
+          epoch: d.epoch,
+          phase: d.phase,
+          trainLoss: d.train_loss,
+          valLoss: d.val_loss,
+          valAccuracy: d.val_accuracy,
+          seconds: d.seconds,
+          steps: d.steps,
+        })
+      );
+      assertHeld(held, this.lease);
+      await this.#progress({
         epoch: d.epoch,
         step: d.steps,
         steps: d.steps,
@@ -56,6 +61,13 @@ export class JobReporter {
         phase: d.phase,
       });
     }
-    await appendJobEvent(this.db, this.jobId, event.type, { ...event.data });
+    await this.events.append(event.type, { ...event.data });
   };
+
+  async #progress(progress: Record<string, unknown>): Promise<void> {
+    const held = await this.durable(() =>
+      updateJobProgress(this.db, this.lease, progress)
+    );
+    assertHeld(held, this.lease);
+  }
 }

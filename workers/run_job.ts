@@ -1,13 +1,15 @@
 /**
  * One claimed job from start to its terminal state: spec, data, resume point,
  * training with the Postgres coefficient store, then complete, fail, cancel,
- * or release it. Every finishing write is guarded by locked_by in db/.
+ * or release it. Every write is fenced by the lease (worker id and attempt)
+ * in db/, and one that finds the lease gone stops the run: from then on the
+ * worker writes nothing for this job.
  */
 import {
-  appendJobEvent,
   completeJob,
   failJob,
   getLatestCheckpoint,
+  type JobLease,
   type JobRow,
   markCancelled,
   type Queryable,
@@ -25,8 +27,10 @@ import {
   train,
 } from "../src/engine/mod.ts";
 import { PgCoefficientStore } from "./coefficient_store.ts";
-import { startHeartbeat, type StopReason } from "./heartbeat.ts";
+import type { HeartbeatThread, StopReason } from "./heartbeat.ts";
 import { loadJobDataset } from "./job_dataset.ts";
+import { type Durable, JobEventLog } from "./job_event_log.ts";
+import { assertHeld, LeaseLostError } from "./lease_lost.ts";
 import { retryWhileDbDown } from "./retry_while_db_down.ts";
 import { JobReporter, STEP_EVENT_INTERVAL_MS } from "./job_reporter.ts";
 
@@ -35,6 +39,8 @@ export interface JobContext {
   db: Queryable;
   workerId: string;
   leaseSeconds: number;
+  /** Renews the lease from its own thread. */
+  heartbeats: HeartbeatThread;
   /** FNGD_DATA_DIR, where named datasets are looked for. */
   dataDir?: string;
   /** Aborts when the worker shuts down; the job is then released, not failed. */
@@ -50,47 +56,79 @@ export type JobOutcome =
   | "released"
   | "lost";
 
+/** How long a terminal write waits out an outage; the lease decides after. */
+const SETTLE_RETRY_MS = 60_000;
+/** A release must finish inside the supervisor's SIGTERM grace (15 s). */
+const RELEASE_RETRY_MS = 10_000;
+
 /** Runs `job`, which this worker has just claimed, to an outcome. Never throws. */
 export async function runJob(
   ctx: JobContext,
   job: JobRow,
 ): Promise<JobOutcome> {
-  const { db, workerId } = ctx;
+  const { db } = ctx;
+  const lease: JobLease = {
+    jobId: job.id,
+    workerId: ctx.workerId,
+    attempt: job.attempts,
+  };
   const controller = new AbortController();
+  // Training writes stop retrying once the run is stopping.
+  const durable: Durable = (write) =>
+    retryWhileDbDown(write, { signal: controller.signal, log: ctx.log });
+  const events = new JobEventLog(db, lease, job.lastEventSeq, durable);
   let stopReason: StopReason | undefined;
   const stop = (reason: StopReason) => {
-    if (stopReason) return;
+    if (stopReason === "lost" || stopReason === reason) return;
+    // A lost lease overrides a cancel or shutdown in progress: nothing may
+    // be written any more, not even the terminal state.
+    if (stopReason && reason !== "lost") return;
     stopReason = reason;
     controller.abort(new EngineError("cancelled", `job stopped: ${reason}`));
   };
   const onShutdown = () => stop("shutdown");
   ctx.shutdown.addEventListener("abort", onShutdown);
   if (ctx.shutdown.aborted) stop("shutdown");
-  const stopHeartbeat = startHeartbeat({
-    db,
-    jobId: job.id,
-    workerId,
+  const unwatch = ctx.heartbeats.watch({
+    lease,
     leaseSeconds: ctx.leaseSeconds,
-    onStop: stop,
-    log: ctx.log,
+    onStop: (reason) => {
+      if (reason === "cancel") {
+        // The worker owns the log while it holds the lease, so it records
+        // the request; failures surface in the terminal write instead.
+        events.append("status", { status: "cancelling" }).catch(() => {});
+      }
+      stop(reason);
+    },
   });
   try {
-    const result = await trainJob(ctx, job, controller.signal);
-    if (stopReason === "lost") return "lost";
+    const result = await trainJob(ctx, job, lease, events, durable, controller);
+    if (stopReason) {
+      throw new EngineError("cancelled", `job stopped: ${stopReason}`);
+    }
+    await events.idle();
     const done = await retryWhileDbDown(
-      () => completeJob(db, job.id, workerId, { ...result }),
-      { signal: controller.signal, log: ctx.log },
+      () => completeJob(db, lease, { ...result }),
+      { maxMs: SETTLE_RETRY_MS, log: ctx.log },
     );
     return done ? "succeeded" : "lost";
   } catch (err) {
-    return await settle(ctx, job, stopReason, err);
+    if (err instanceof LeaseLostError) stop("lost");
+    return await settle(ctx, lease, events, stopReason, err);
   } finally {
-    stopHeartbeat();
+    unwatch();
     ctx.shutdown.removeEventListener("abort", onShutdown);
   }
 }
 
-async function trainJob(ctx: JobContext, job: JobRow, signal: AbortSignal) {
+async function trainJob(
+  ctx: JobContext,
+  job: JobRow,
+  lease: JobLease,
+  events: JobEventLog,
+  durable: Durable,
+  controller: AbortController,
+) {
   const { db } = ctx;
   const parsed = JobSpec.safeParse(job.spec);
   if (!parsed.success) {
@@ -103,22 +141,20 @@ async function trainJob(ctx: JobContext, job: JobRow, signal: AbortSignal) {
   }
   const spec = parsed.data;
   const data = await loadJobDataset(db, job.tenant, spec.dataset, ctx.dataDir);
-  const saved = await getLatestCheckpoint(db, job.id);
+  const saved = await durable(() => getLatestCheckpoint(db, job.id));
   let resumeFrom: Checkpoint | undefined;
   if (saved) {
     resumeFrom = decodeCheckpoint(saved.weights, saved.optimizerState);
-    await appendJobEvent(db, job.id, "log", {
+    await events.append("log", {
       level: "info",
       message:
         `resuming after epoch ${resumeFrom.epoch} (attempt ${job.attempts})`,
       resumed_epoch: resumeFrom.epoch,
     });
   }
-  const reporter = new JobReporter(db, job.id, ctx.workerId);
+  const reporter = new JobReporter(db, lease, events, durable);
+  const pgStore = new PgCoefficientStore(db, lease);
   // Every write below is safe to repeat, so a database restart only delays the run.
-  const durable = <T>(write: () => Promise<T>) =>
-    retryWhileDbDown(write, { signal, log: ctx.log });
-  const pgStore = new PgCoefficientStore(db, job.id);
   const store: CoefficientStore = {
     get: (batch, layer) => durable(() => pgStore.get(batch, layer)),
     put: (batch, layer, c, damping) =>
@@ -127,63 +163,80 @@ async function trainJob(ctx: JobContext, job: JobRow, signal: AbortSignal) {
   };
   return await train(spec, data, {
     store,
-    onEvent: (event) => durable(() => reporter.onEvent(event)),
-    onCheckpoint: (cp) => {
+    onEvent: reporter.onEvent,
+    onCheckpoint: async (cp) => {
       const blobs = encodeCheckpoint(cp);
-      return durable(() =>
+      const held = await durable(() =>
         saveCheckpoint(
           db,
-          job.id,
+          lease,
           cp.epoch,
           blobs.weights,
           blobs.optimizer_state,
         )
       );
+      assertHeld(held, lease);
     },
-    saveModel: (model) =>
-      durable(() =>
-        saveJobModel(db, job.id, model.modelJson, model.weightData)
-      ),
-    signal,
+    saveModel: async (model) => {
+      const held = await durable(() =>
+        saveJobModel(db, lease, model.modelJson, model.weightData)
+      );
+      assertHeld(held, lease);
+    },
+    signal: controller.signal,
     resumeFrom,
     stepEventIntervalMs: STEP_EVENT_INTERVAL_MS,
   });
 }
 
-/** Maps a failed or stopped run to its terminal write. */
+/** Maps a failed or stopped run to its terminal write, retried through outages. */
 async function settle(
   ctx: JobContext,
-  job: JobRow,
+  lease: JobLease,
+  events: JobEventLog,
   stopReason: StopReason | undefined,
   err: unknown,
 ): Promise<JobOutcome> {
-  const { db, workerId } = ctx;
+  const { db } = ctx;
+  if (stopReason === "lost") {
+    ctx.log(`job ${lease.jobId}: lease lost; another worker owns it now`);
+    return "lost";
+  }
+  // Terminal seqs follow the log's last one: let in-flight appends land.
+  await events.idle();
+  const terminal = <T>(write: () => Promise<T>, maxMs = SETTLE_RETRY_MS) =>
+    retryWhileDbDown(write, { maxMs, log: ctx.log });
   try {
-    if (stopReason === "lost") {
-      ctx.log(`job ${job.id}: lease lost; another worker owns it now`);
-      return "lost";
-    }
     if (stopReason === "shutdown") {
-      return (await releaseJob(db, job.id, workerId)) ? "released" : "lost";
+      const released = await terminal(
+        () => releaseJob(db, lease),
+        RELEASE_RETRY_MS,
+      );
+      return released ? "released" : "lost";
     }
     if (
       stopReason === "cancel" ||
       (err instanceof EngineError && err.code === "cancelled")
     ) {
-      return (await markCancelled(db, job.id, workerId)) ? "cancelled" : "lost";
+      return (await terminal(() => markCancelled(db, lease)))
+        ? "cancelled"
+        : "lost";
     }
     const error = err instanceof EngineError
       ? { code: err.code, message: err.message }
       : { code: "internal", message: `${(err as Error)?.message ?? err}` };
     if (!(err instanceof EngineError)) {
-      ctx.log(`job ${job.id} failed: ${(err as Error)?.stack ?? err}`);
+      ctx.log(`job ${lease.jobId} failed: ${(err as Error)?.stack ?? err}`);
     }
-    await appendJobEvent(db, job.id, "error", error);
-    return (await failJob(db, job.id, workerId, error)) ? "failed" : "lost";
+    return (await terminal(() => failJob(db, lease, error)))
+      ? "failed"
+      : "lost";
   } catch (writeErr) {
-    // The database is unreachable: the lease will expire and the job be retried.
+    // Still unreachable: the lease will expire and the job be retried.
     ctx.log(
-      `job ${job.id}: could not record its end: ${(writeErr as Error).message}`,
+      `job ${lease.jobId}: could not record its end: ${
+        (writeErr as Error).message
+      }`,
     );
     return "lost";
   }

@@ -4,18 +4,25 @@
  * and embedded PGlite never delivers it across connections).
  */
 import { claimNextJob, type Db, JOBS_CHANNEL, listen } from "../db/mod.ts";
+import { HeartbeatThread } from "./heartbeat.ts";
 import { type JobContext, runJob } from "./run_job.ts";
 
 /** Options of {@link runWorker}. */
-export interface WorkerOptions extends Omit<JobContext, "db"> {
+export interface WorkerOptions extends Omit<JobContext, "db" | "heartbeats"> {
   db: Db;
+  /** The database the heartbeat thread connects to (the same as `db`'s). */
+  databaseUrl: string;
   /** Idle poll interval in milliseconds. */
   pollMs: number;
+  /** Jobs of a tenant with this many live leases are not claimed (0: no cap). */
+  maxRunningPerTenant?: number;
 }
 
 /** Runs until `opts.shutdown` aborts; a job in flight is released first. */
 export async function runWorker(opts: WorkerOptions): Promise<void> {
   const { db, shutdown } = opts;
+  const heartbeats = new HeartbeatThread(opts.databaseUrl, opts.log);
+  const ctx: JobContext = { ...opts, heartbeats };
   let wake = () => {};
   const unlisten = await listen(db, JOBS_CHANNEL, () => wake()).catch(
     (err) => {
@@ -28,12 +35,14 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     while (!shutdown.aborted) {
       let claimed = false;
       try {
-        const job = await claimNextJob(db, opts.workerId, opts.leaseSeconds);
+        const job = await claimNextJob(db, opts.workerId, opts.leaseSeconds, {
+          maxRunningPerTenant: opts.maxRunningPerTenant,
+        });
         backoffMs = opts.pollMs;
         if (job) {
           claimed = true;
           opts.log(`claimed job ${job.id} (attempt ${job.attempts})`);
-          const outcome = await runJob(opts, job);
+          const outcome = await runJob(ctx, job);
           opts.log(`job ${job.id}: ${outcome}`);
         }
       } catch (err) {
@@ -55,5 +64,6 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     }
   } finally {
     await unlisten?.().catch(() => {});
+    await heartbeats.close();
   }
 }
