@@ -22,8 +22,10 @@ export interface ClaimOptions {
  * {@link reapExpiredJobs}. Undefined when nothing is claimable.
  *
  * Fairness: the pick is the oldest job of the tenant with the fewest live
- * leases, so one tenant's flood of jobs delays another tenant's by at most
- * one job slot instead of the whole flood.
+ * leases, ties going to the tenant served least recently (whose newest job
+ * start is oldest, or who has none). Tenants thus take turns even with one
+ * worker, and one tenant's flood delays another tenant's job by at most one
+ * job slot instead of the whole flood.
  */
 export async function claimNextJob(
   db: Queryable,
@@ -41,13 +43,18 @@ export async function claimNextJob(
       select tenant, count(*)::int as n from jobs
       where status in ('running', 'cancelling') and lease_until >= now()
       group by tenant
+    ), served as (
+      select tenant, max(started_at) as last from jobs
+      where started_at is not null
+      group by tenant
     ), candidate as (
       select j.id, j.last_event_seq, j.attempts from jobs j
       left join live on live.tenant = j.tenant
+      left join served on served.tenant = j.tenant
       where (j.status = 'queued' or (j.status = 'running'
           and j.lease_until < now() and j.attempts < j.max_attempts))
         and (${cap}::int = 0 or coalesce(live.n, 0) < ${cap}::int)
-      order by coalesce(live.n, 0), j.created_at, j.id
+      order by coalesce(live.n, 0), served.last nulls first, j.created_at, j.id
       limit 1
       for update of j skip locked
     ), event as (

@@ -3,6 +3,7 @@
  * whose defaultHook turns validation failures into problem+json.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { DbCircuitBreaker } from "../db/circuit_breaker.ts";
 import type { Db } from "../db/mod.ts";
 import type { Config } from "../src/config.ts";
 import { fieldErrors, validationError } from "../src/problem.ts";
@@ -15,6 +16,8 @@ export interface AppDeps {
   config: Config;
   counters: HttpCounters;
   wakeups: EventWakeups;
+  /** Fails fast while the database is known down (the /v1 gate uses it too). */
+  breaker: DbCircuitBreaker;
 }
 
 /** Hono env: the authenticated tenant is set by the auth middleware. */

@@ -4,7 +4,11 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { getCoefficientVector, summarizeCoefficients } from "../db/mod.ts";
-import { ApiError, problemResponse } from "../src/problem.ts";
+import {
+  ApiError,
+  DATABASE_UNAVAILABLE_RESPONSE,
+  problemResponse,
+} from "../src/problem.ts";
 import { findJob, JobIdParam } from "./_job_lookup.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
 
@@ -52,6 +56,7 @@ const coefficients = createRoute({
     400: problemResponse("only one of batch and layer given"),
     401: problemResponse("missing or invalid API key"),
     404: problemResponse("no such job, or no vector for that batch and layer"),
+    503: DATABASE_UNAVAILABLE_RESPONSE,
   },
 });
 

@@ -7,7 +7,11 @@ import {
   getDataset,
   listDatasets,
 } from "../db/mod.ts";
-import { ApiError, problemResponse } from "../src/problem.ts";
+import {
+  ApiError,
+  DATABASE_UNAVAILABLE_RESPONSE,
+  problemResponse,
+} from "../src/problem.ts";
 import { encodeCsv, encodeIdx, sha256Hex } from "./_dataset_content.ts";
 import { isUuid } from "./_job_lookup.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
@@ -124,6 +128,7 @@ const upload = createRoute({
     401: unauthorized,
     413: problemResponse("upload larger than MAX_UPLOAD_BYTES"),
     415: problemResponse("body is not multipart/form-data"),
+    503: DATABASE_UNAVAILABLE_RESPONSE,
   },
 });
 
@@ -144,6 +149,7 @@ const list = createRoute({
       },
     },
     401: unauthorized,
+    503: DATABASE_UNAVAILABLE_RESPONSE,
   },
 });
 
@@ -161,6 +167,7 @@ const get = createRoute({
     200: { description: "the dataset", content: datasetJson },
     401: unauthorized,
     404: problemResponse("no such dataset for this tenant"),
+    503: DATABASE_UNAVAILABLE_RESPONSE,
   },
 });
 

@@ -2,7 +2,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { listJobEvents } from "../db/mod.ts";
-import { problemResponse } from "../src/problem.ts";
+import {
+  DATABASE_UNAVAILABLE_RESPONSE,
+  problemResponse,
+} from "../src/problem.ts";
 import { JobEventSchema, shapeEvent } from "./_event_shape.ts";
 import { findJob, JobIdParam } from "./_job_lookup.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
@@ -62,6 +65,7 @@ const events = createRoute({
     400: problemResponse("invalid query or Last-Event-ID"),
     401: problemResponse("missing or invalid API key"),
     404: problemResponse("no such job for this tenant"),
+    503: DATABASE_UNAVAILABLE_RESPONSE,
   },
 });
 

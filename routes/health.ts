@@ -6,7 +6,11 @@ import {
   type Db,
   JOB_STATUSES,
 } from "../db/mod.ts";
-import { ApiError, problemResponse } from "../src/problem.ts";
+import {
+  ApiError,
+  DATABASE_UNAVAILABLE_RESPONSE,
+  problemResponse,
+} from "../src/problem.ts";
 import type { HttpCounters } from "./_http_counters.ts";
 import { type AppDeps, newRouter } from "./_router.ts";
 
@@ -33,7 +37,12 @@ const readyz = createRoute({
       description: "ready",
       content: { "application/json": { schema: Ok } },
     },
-    503: problemResponse("database unreachable or migrations missing"),
+    503: {
+      ...problemResponse(
+        "database unreachable or migrations missing (code not_ready)",
+      ),
+      headers: DATABASE_UNAVAILABLE_RESPONSE.headers,
+    },
   },
 });
 
@@ -46,6 +55,7 @@ const metrics = createRoute({
       description: "text exposition format 0.0.4",
       content: { "text/plain": { schema: z.string() } },
     },
+    503: DATABASE_UNAVAILABLE_RESPONSE,
   },
 });
 
@@ -78,16 +88,24 @@ async function renderMetrics(db: Db, counters: HttpCounters): Promise<string> {
 }
 
 /** The health and metrics routes. */
-export function healthRoutes({ db, counters }: AppDeps) {
+export function healthRoutes({ db, counters, breaker }: AppDeps) {
+  const notReady = (cause?: unknown) =>
+    new ApiError(
+      "not_ready",
+      "the database is unreachable or its migrations are not all applied",
+      {
+        cause,
+        headers: { "retry-after": String(breaker.retryAfterSeconds) },
+      },
+    );
   return newRouter()
     .openapi(healthz, (c) => c.json({ status: "ok" as const }, 200))
     .openapi(readyz, async (c) => {
-      if (!(await checkReady(db))) {
-        throw new ApiError(
-          "not_ready",
-          "the database is unreachable or its migrations are not all applied",
-        );
-      }
+      // While the breaker is open this answers at once, or runs its probe.
+      await breaker.admit().catch((err) => {
+        throw notReady(err);
+      });
+      if (!(await checkReady(db))) throw notReady();
       return c.json({ status: "ok" as const }, 200);
     })
     .openapi(

@@ -2,14 +2,22 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   createJob,
+  type DatasetSummary,
   getDataset,
+  getJobByIdempotencyKey,
   getLatestEpochMetric,
   JOB_STATUSES,
   type JobRow,
   listJobs,
   requestCancel,
 } from "../db/mod.ts";
-import { ApiError, problemResponse, validationError } from "../src/problem.ts";
+import {
+  ApiError,
+  problemResponse,
+  TooLargeProblemSchema,
+  validationError,
+} from "../src/problem.ts";
+import { admitJobSpec, checkQueueQuota } from "./_job_admission.ts";
 import { ApiJobSpec } from "./_api_job_spec.ts";
 import { findJob, isUuid, JobIdParam } from "./_job_lookup.ts";
 import { EpochMetricSchema, shapeEpochMetric } from "./_metric_shape.ts";
@@ -94,11 +102,27 @@ const create = createRoute({
       description: "an existing job with this Idempotency-Key",
       content: jobJson,
     },
-    400: problemResponse("invalid body or malformed JSON; nothing was written"),
+    400: problemResponse(
+      "invalid body or malformed JSON (validation_failed, malformed_json), or a spec the engine cannot run (invalid_spec, naming the layer field); nothing was written",
+    ),
     ...errors,
     413: problemResponse("body larger than MAX_BODY_BYTES"),
     415: problemResponse("body is not application/json"),
-    422: problemResponse("Idempotency-Key reused with a different body"),
+    422: problemResponse(
+      "Idempotency-Key reused with a different body (idempotency_key_reused), or a job whose estimated memory exceeds MAX_JOB_BYTES (too_large, with the estimate broken down); nothing was written",
+      TooLargeProblemSchema,
+    ),
+    429: {
+      ...problemResponse(
+        "the tenant already has MAX_QUEUED_PER_TENANT queued jobs (too_many_queued_jobs); nothing was written",
+      ),
+      headers: {
+        "Retry-After": {
+          description: "seconds to wait before submitting again",
+          schema: { type: "integer" as const, minimum: 1 },
+        },
+      },
+    },
   },
 });
 
@@ -159,6 +183,13 @@ const cancel = createRoute({
   },
 });
 
+function keyReused(key: string, job: JobRow): ApiError {
+  return new ApiError(
+    "idempotency_key_reused",
+    `Idempotency-Key "${key}" was first used for job ${job.id} with a different body`,
+  );
+}
+
 /** The /v1/jobs routes. */
 export function jobRoutes({ db, config }: AppDeps) {
   const withMetrics = async (row: JobRow) =>
@@ -169,9 +200,19 @@ export function jobRoutes({ db, config }: AppDeps) {
       const tenant = c.get("tenant");
       const spec = c.req.valid("json");
       const key = c.req.valid("header")["Idempotency-Key"];
+      // A retry gets its job back even where a new submission is now refused.
+      const existing = key
+        ? await getJobByIdempotencyKey(db, tenant, key)
+        : undefined;
+      if (existing) {
+        if (!sameJson(existing.spec, spec)) throw keyReused(key!, existing);
+        return c.json(await withMetrics(existing), 200);
+      }
+      let upload: DatasetSummary | undefined;
       if ("id" in spec.dataset) {
         const id = spec.dataset.id;
-        if (!isUuid(id) || !(await getDataset(db, tenant, id))) {
+        upload = isUuid(id) ? await getDataset(db, tenant, id) : undefined;
+        if (!upload) {
           throw validationError([{
             path: "dataset.id",
             in: "body",
@@ -179,18 +220,15 @@ export function jobRoutes({ db, config }: AppDeps) {
           }]);
         }
       }
+      admitJobSpec(spec, upload, config);
+      await checkQueueQuota(db, config, tenant);
       const { job, created } = await createJob(db, {
         tenant,
         spec,
         idempotencyKey: key,
         maxAttempts: config.maxAttempts,
       });
-      if (!created && !sameJson(job.spec, spec)) {
-        throw new ApiError(
-          "idempotency_key_reused",
-          `Idempotency-Key "${key}" was first used for job ${job.id} with a different body`,
-        );
-      }
+      if (!created && !sameJson(job.spec, spec)) throw keyReused(key!, job);
       return c.json(await withMetrics(job), created ? 201 : 200);
     })
     .openapi(list, async (c) => {

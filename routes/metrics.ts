@@ -1,7 +1,10 @@
 /** GET /v1/jobs/{id}/metrics: one row per finished epoch. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { listEpochMetrics } from "../db/mod.ts";
-import { problemResponse } from "../src/problem.ts";
+import {
+  DATABASE_UNAVAILABLE_RESPONSE,
+  problemResponse,
+} from "../src/problem.ts";
 import { findJob, JobIdParam } from "./_job_lookup.ts";
 import { EpochMetricSchema, shapeEpochMetric } from "./_metric_shape.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
@@ -25,6 +28,7 @@ const metrics = createRoute({
     },
     401: problemResponse("missing or invalid API key"),
     404: problemResponse("no such job for this tenant"),
+    503: DATABASE_UNAVAILABLE_RESPONSE,
   },
 });
 

@@ -5,7 +5,11 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { getJobModel } from "../db/mod.ts";
-import { ApiError, problemResponse } from "../src/problem.ts";
+import {
+  ApiError,
+  DATABASE_UNAVAILABLE_RESPONSE,
+  problemResponse,
+} from "../src/problem.ts";
 import { findJob, JobIdParam } from "./_job_lookup.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
 
@@ -19,6 +23,7 @@ const WEIGHTS_PATH = "model/weights.bin";
 const errors = {
   401: problemResponse("missing or invalid API key"),
   404: problemResponse("no such job for this tenant, or no model saved yet"),
+  503: DATABASE_UNAVAILABLE_RESPONSE,
 };
 
 const modelJson = createRoute({

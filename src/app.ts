@@ -6,7 +6,8 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { createDb, type Db } from "../db/mod.ts";
+import { DbCircuitBreaker } from "../db/circuit_breaker.ts";
+import { createDb, type Db, isConnectionError } from "../db/mod.ts";
 import { authMiddleware } from "../routes/_auth.ts";
 import { EventWakeups } from "../routes/_event_wakeups.ts";
 import { HttpCounters } from "../routes/_http_counters.ts";
@@ -67,20 +68,41 @@ function fromHttpException(err: HTTPException): ApiError {
   }
 }
 
-/** The one error handler: ApiError as is, hono's errors mapped, the rest 500. */
-function onError(err: Error, c: Context): Response {
-  if (err instanceof ApiError) return renderProblem(err);
-  if (err instanceof HTTPException) {
-    return renderProblem(fromHttpException(err));
-  }
-  // Unknown: log everything here, tell the client nothing about internals.
-  console.error(`unhandled error on ${c.req.method} ${c.req.path}:`, err);
-  return renderProblem(
-    new ApiError(
-      "internal",
-      "an unexpected error occurred; it has been logged",
-    ),
-  );
+/**
+ * The one error handler: ApiError as is, hono's errors mapped, a lost or
+ * refused database connection 503 (and the breaker told), the rest 500.
+ */
+function errorHandler(
+  breaker: DbCircuitBreaker,
+): (err: Error, c: Context) => Response {
+  return (err, c) => {
+    if (err instanceof ApiError) return renderProblem(err);
+    if (err instanceof HTTPException) {
+      return renderProblem(fromHttpException(err));
+    }
+    if (isConnectionError(err)) {
+      // Not logged per request: the breaker logs the outage once.
+      breaker.record(err);
+      return renderProblem(
+        new ApiError(
+          "database_unavailable",
+          `the database is unreachable; retry in ${breaker.retryAfterSeconds} s`,
+          {
+            cause: err,
+            headers: { "retry-after": String(breaker.retryAfterSeconds) },
+          },
+        ),
+      );
+    }
+    // Unknown: log everything here, tell the client nothing about internals.
+    console.error(`unhandled error on ${c.req.method} ${c.req.path}:`, err);
+    return renderProblem(
+      new ApiError(
+        "internal",
+        "an unexpected error occurred; it has been logged",
+      ),
+    );
+  };
 }
 
 function limit(maxSize: number, what: string): MiddlewareHandler {
@@ -117,9 +139,10 @@ export async function createApp(
   // NOTIFY only reaches us from a real Postgres; the embedded one (used when
   // DATABASE_URL is unset) never delivers it, so streams just poll there.
   const wakeups = new EventWakeups(db, config.databaseUrl !== undefined);
-  const deps = { db, config, counters, wakeups };
+  const breaker = new DbCircuitBreaker(db, { log });
+  const deps = { db, config, counters, wakeups, breaker };
   const app = new OpenAPIHono<AppEnv>();
-  app.onError(onError);
+  app.onError(errorHandler(breaker));
   app.notFound((c) => {
     throw new ApiError(
       "not_found",
@@ -128,6 +151,14 @@ export async function createApp(
   });
   app.use("*", counters.middleware());
   app.use("/v1/*", await authMiddleware(config.apiKeys));
+  // While the database is known down, answer 503 at once instead of letting
+  // the request wait out a connect timeout (db/circuit_breaker.ts).
+  const dbGate: MiddlewareHandler = async (_c, next) => {
+    await breaker.admit();
+    await next();
+  };
+  app.use("/v1/*", dbGate);
+  app.use("/metrics", dbGate);
   // Uploads get their own, larger limit; every other body is JSON.
   const uploadLimit = limit(config.maxUploadBytes, "upload");
   const jsonLimit = limit(config.maxBodyBytes, "request body");
@@ -178,7 +209,10 @@ export async function createAppFromEnv(): Promise<EnvApp> {
         "(`deno task start` runs one embedded)",
     );
   }
-  const db = createDb(config.databaseUrl);
+  const db = createDb(config.databaseUrl, {
+    connectTimeoutSeconds: config.dbConnectTimeoutMs &&
+      config.dbConnectTimeoutMs / 1000,
+  });
   return { app: await createApp({ db, config }), db, config };
 }
 

@@ -107,6 +107,7 @@ const EnvSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, {
     error: (i) => `DATABASE_URL must be a postgres:// URL, got "${i.input}"`,
   }).optional(),
+  DB_CONNECT_TIMEOUT_MS: intVar("DB_CONNECT_TIMEOUT_MS", 50, 60_000).optional(),
   DATA_DIR: z.string().default("./.data"),
   HOST: z.string().default("127.0.0.1"),
   PORT: intVar("PORT", 0, 65535).default(8787),
@@ -122,6 +123,15 @@ const EnvSchema = z.object({
   FNGD_DATA_DIR: z.string().optional(),
   MAX_UPLOAD_BYTES: byteSize("MAX_UPLOAD_BYTES").default(64 * 1024 ** 2),
   MAX_BODY_BYTES: byteSize("MAX_BODY_BYTES").default(1024 ** 2),
+  // 3 GiB: a wasm worker's backend lives in a 4 GiB heap, and the estimate
+  // leaves out the runtime (~200 MB) and allocator slack; with the default
+  // WORKERS=1 on the 24 GiB build machine that leaves ample room for the
+  // API and Postgres. Keep WORKERS x MAX_JOB_BYTES under the machine's RAM.
+  MAX_JOB_BYTES: byteSize("MAX_JOB_BYTES").default(3 * 1024 ** 3),
+  MAX_QUEUED_PER_TENANT: intVar("MAX_QUEUED_PER_TENANT", 0, 1_000_000)
+    .default(1000),
+  MAX_RUNNING_PER_TENANT: intVar("MAX_RUNNING_PER_TENANT", 0, 10_000)
+    .default(0),
   SSE_HEARTBEAT_MS: intVar("SSE_HEARTBEAT_MS", 10, 3_600_000).default(15_000),
   SSE_POLL_MS: intVar("SSE_POLL_MS", 10, 60_000).default(250),
 });
@@ -130,6 +140,11 @@ const EnvSchema = z.object({
 export interface Config {
   /** Real Postgres when set; otherwise `deno task start` embeds PGlite. */
   databaseUrl?: string;
+  /**
+   * How long the API waits to open a connection to DATABASE_URL before it
+   * answers 503; unset means db/client.ts's default (500 ms).
+   */
+  dbConnectTimeoutMs?: number;
   dataDir: string;
   host: string;
   /** 0 asks the OS for a free port. */
@@ -147,6 +162,12 @@ export interface Config {
   maxUploadBytes: number;
   /** Largest JSON request body, in bytes. */
   maxBodyBytes: number;
+  /** Largest estimated memory of one job (engine/cost.ts); larger jobs are refused. */
+  maxJobBytes: number;
+  /** Queued jobs a tenant may have before POST /v1/jobs answers 429; 0 = unlimited. */
+  maxQueuedPerTenant: number;
+  /** Running jobs a tenant may have at once (enforced by the claim); 0 = unlimited. */
+  maxRunningPerTenant: number;
   /** Interval between SSE heartbeat comments. */
   sseHeartbeatMs: number;
   /** How often an SSE stream polls job_events (NOTIFY is only a hint). */
@@ -178,6 +199,7 @@ export function loadConfig(
   const e = parsed.data;
   return {
     databaseUrl: e.DATABASE_URL,
+    dbConnectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
     dataDir: e.DATA_DIR,
     host: e.HOST,
     port: e.PORT,
@@ -190,6 +212,9 @@ export function loadConfig(
     fngdDataDir: e.FNGD_DATA_DIR,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    maxJobBytes: e.MAX_JOB_BYTES,
+    maxQueuedPerTenant: e.MAX_QUEUED_PER_TENANT,
+    maxRunningPerTenant: e.MAX_RUNNING_PER_TENANT,
     sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
     ssePollMs: e.SSE_POLL_MS,
   };

@@ -18,10 +18,14 @@
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketHandler } from "@electric-sql/pglite-socket";
 import { createServer, type Socket } from "node:net";
+import { lockDataDir } from "./data_dir_lock.ts";
 
 /** Options of {@link startEmbeddedDb}. */
 export interface EmbeddedDbOptions {
-  /** Directory of the database files; omitted means in memory. */
+  /**
+   * Directory of the database files, locked against a second process (see
+   * data_dir_lock.ts); omitted means in memory.
+   */
   dataDir?: string;
   /** Client connections served at once (default 64). */
   maxConnections?: number;
@@ -136,12 +140,22 @@ type HandlerQueue = ConstructorParameters<
   typeof PGLiteSocketHandler
 >[0]["queryQueue"];
 
-/** Opens PGlite and serves it on 127.0.0.1 at a free port. */
+/**
+ * Opens PGlite and serves it on 127.0.0.1 at a free port.
+ * @throws {DataDirLockedError} when another process has `dataDir` open.
+ */
 export async function startEmbeddedDb(
   opts: EmbeddedDbOptions = {},
 ): Promise<EmbeddedDb> {
-  if (opts.dataDir) await Deno.mkdir(opts.dataDir, { recursive: true });
-  const pg = await PGlite.create(opts.dataDir ?? "memory://");
+  // Before PGlite touches a file: a second opener corrupts the database.
+  const lock = opts.dataDir ? await lockDataDir(opts.dataDir) : undefined;
+  let pg: PGlite;
+  try {
+    pg = await PGlite.create(opts.dataDir ?? "memory://");
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   const queue = new MessageGroupQueue(pg) as unknown as HandlerQueue;
   const handlers = new Set<PGLiteSocketHandler>();
   const server = createServer((socket: Socket) => {
@@ -176,6 +190,7 @@ export async function startEmbeddedDb(
       await Promise.all([...handlers].map((h) => h.detach(true)));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await pg.close();
+      lock?.release();
     },
   };
 }

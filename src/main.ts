@@ -8,35 +8,37 @@ import { closeDb, createDb, migrateDb } from "../db/mod.ts";
 import { startSupervisor } from "../workers/supervisor.ts";
 import { createApp } from "./app.ts";
 import { loadConfig } from "./config.ts";
+import { DataDirLockedError } from "./data_dir_lock.ts";
 import { type EmbeddedDb, startEmbeddedDb } from "./embedded_db.ts";
 
 const log = (message: string) => console.error(`[start] ${message}`);
+const EMBEDDED_CONNECT_TIMEOUT_SECONDS = 10;
 
 const config = loadConfig();
 let embedded: EmbeddedDb | undefined;
 let databaseUrl = config.databaseUrl;
 if (!databaseUrl) {
-  embedded = await startEmbeddedDb({ dataDir: config.dataDir });
+  try {
+    embedded = await startEmbeddedDb({ dataDir: config.dataDir });
+  } catch (err) {
+    if (!(err instanceof DataDirLockedError)) throw err;
+    log(err.message);
+    Deno.exit(1);
+  }
   databaseUrl = embedded.url;
   log(`embedded PGlite in ${config.dataDir} served at ${databaseUrl}`);
 }
-const db = createDb(databaseUrl);
+// The API's short connect timeout (db/client.ts) is for a server that can
+// vanish. Embedded PGlite lives in this process; a slow connect there only
+// means other connections' transactions are ahead in its one session.
+const db = createDb(databaseUrl, {
+  connectTimeoutSeconds: embedded
+    ? EMBEDDED_CONNECT_TIMEOUT_SECONDS
+    : config.dbConnectTimeoutMs && config.dbConnectTimeoutMs / 1000,
+});
 await migrateDb(db);
 
 const app = await createApp({ db, config, log });
-const server = Deno.serve({
-  hostname: config.host,
-  port: config.port,
-  onListen: ({ hostname, port }) =>
-    console.log(`listening on http://${hostname}:${port}`),
-}, app.fetch);
-
-const supervisor = startSupervisor({
-  workers: config.workers,
-  gpus: config.gpus,
-  env: { DATABASE_URL: databaseUrl },
-});
-
 let shuttingDown = false;
 async function shutdown(signal: string): Promise<never> {
   if (shuttingDown) Deno.exit(1); // a second signal: stop waiting
@@ -53,6 +55,23 @@ async function shutdown(signal: string): Promise<never> {
   await embedded?.stop();
   Deno.exit(0);
 }
+// Before "listening on": whoever reads that line may send SIGTERM at once,
+// and a signal with no listener yet kills the process without cleanup. (No
+// listener runs before this module's synchronous rest has set server and
+// supervisor.)
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => void shutdown(signal));
 }
+
+const server = Deno.serve({
+  hostname: config.host,
+  port: config.port,
+  onListen: ({ hostname, port }) =>
+    console.log(`listening on http://${hostname}:${port}`),
+}, app.fetch);
+
+const supervisor = startSupervisor({
+  workers: config.workers,
+  gpus: config.gpus,
+  env: { DATABASE_URL: databaseUrl },
+});

@@ -10,6 +10,7 @@ export const ERROR_STATUS = {
   validation_failed: 400,
   malformed_json: 400,
   invalid_dataset: 400,
+  invalid_spec: 400,
   bad_request: 400,
   unauthorized: 401,
   job_not_found: 404,
@@ -21,8 +22,11 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   idempotency_key_reused: 422,
+  too_large: 422,
+  too_many_queued_jobs: 429,
   internal: 500,
   not_ready: 503,
+  database_unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 /** A machine-readable error code. */
@@ -33,6 +37,7 @@ const TITLES: Record<ApiErrorCode, string> = {
   validation_failed: "Request validation failed",
   malformed_json: "Malformed JSON",
   invalid_dataset: "Invalid dataset",
+  invalid_spec: "Job spec cannot run",
   bad_request: "Bad request",
   unauthorized: "Unauthorized",
   job_not_found: "Job not found",
@@ -44,8 +49,11 @@ const TITLES: Record<ApiErrorCode, string> = {
   payload_too_large: "Payload too large",
   unsupported_media_type: "Unsupported media type",
   idempotency_key_reused: "Idempotency key reused",
+  too_large: "Job too large",
+  too_many_queued_jobs: "Too many queued jobs",
   internal: "Internal server error",
   not_ready: "Service not ready",
+  database_unavailable: "Database unavailable",
 };
 
 /** One invalid input field. */
@@ -66,6 +74,8 @@ export class ApiError extends Error {
     readonly extra: {
       errors?: FieldError[];
       headers?: Record<string, string>;
+      /** Extension members of the problem body (RFC 9457 section 3.2). */
+      members?: Record<string, unknown>;
       cause?: unknown;
     } = {},
   ) {
@@ -87,20 +97,69 @@ export const ProblemSchema = z.object({
     in: z.enum(["body", "query", "path", "header"]),
     message: z.string(),
   })).optional().openapi({
-    description: "the invalid fields, for validation_failed",
+    description: "the invalid fields, for validation_failed and invalid_spec",
   }),
 }).openapi("Problem");
+
+/** Bytes by what holds them, as engine/cost.ts estimates them. */
+export const MemoryEstimateSchema = z.object({
+  total_bytes: z.number(),
+  parameters: z.number(),
+  optimizer_state: z.number().openapi({
+    description:
+      "momentum or Adam slots, K-FAC factors and inverses, fngd's cached coefficients",
+  }),
+  activations: z.number().openapi({
+    description:
+      "one training step's forward and backward tensors (conv patch matrices included), or an evaluation chunk",
+  }),
+  curvature: z.number().openapi({
+    description:
+      "Gram matrices and Cholesky solves (fngd, ngd), factor updates and inverses (kfac)",
+  }),
+  dataset: z.number(),
+  checkpoint: z.number(),
+}).openapi("MemoryEstimate");
+
+/** The too_large problem: a Problem plus the estimate that exceeded the limit. */
+export const TooLargeProblemSchema = ProblemSchema.extend({
+  estimate: MemoryEstimateSchema.optional(),
+  limit_bytes: z.number().optional().openapi({ description: "MAX_JOB_BYTES" }),
+  flops_per_step: z.number().optional().openapi({
+    description:
+      "estimated FLOPs of one training step (fngd: an inversion-epoch step)",
+  }),
+}).openapi("TooLargeProblem");
 
 /** The media type of every error body. */
 export const PROBLEM_MEDIA_TYPE = "application/problem+json";
 
-/** A createRoute `responses` entry for an error status. */
-export function problemResponse(description: string) {
+/** A createRoute `responses` entry for an error status; `schema` for one with extension members. */
+export function problemResponse<S extends z.ZodType = typeof ProblemSchema>(
+  description: string,
+  schema: S = ProblemSchema as unknown as S,
+) {
   return {
     description,
-    content: { [PROBLEM_MEDIA_TYPE]: { schema: ProblemSchema } },
+    content: { [PROBLEM_MEDIA_TYPE]: { schema } },
   };
 }
+
+/**
+ * The 503 of every route that needs the database, with its Retry-After.
+ * Shared, since a lost database looks the same from every route.
+ */
+export const DATABASE_UNAVAILABLE_RESPONSE = {
+  ...problemResponse(
+    "the database is unreachable (code database_unavailable); retry after Retry-After seconds",
+  ),
+  headers: {
+    "Retry-After": {
+      description: "seconds after which a retry may succeed",
+      schema: { type: "integer" as const, minimum: 1 },
+    },
+  },
+};
 
 /** Renders an ApiError as an RFC 9457 response. */
 export function renderProblem(err: ApiError): Response {
@@ -113,7 +172,9 @@ export function renderProblem(err: ApiError): Response {
     code: err.code,
     ...(err.extra.errors ? { errors: err.extra.errors } : {}),
   };
-  return new Response(JSON.stringify(body), {
+  // Extension members never override the standard ones.
+  const full = { ...err.extra.members, ...body };
+  return new Response(JSON.stringify(full), {
     status: err.status,
     headers: { "content-type": PROBLEM_MEDIA_TYPE, ...err.extra.headers },
   });

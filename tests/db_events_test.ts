@@ -2,15 +2,18 @@
 import assert from "node:assert/strict";
 import {
   appendJobEvent,
+  appendLeasedEvent,
+  claimNextJob,
   closeDb,
   createDb,
   createJob,
+  failJob,
   JOB_EVENTS_CHANNEL,
   listen,
   listJobEvents,
   listJobs,
 } from "../db/mod.ts";
-import { createTestDb } from "./_db.ts";
+import { createClaimedJob, createTestDb, leaseOf } from "./_db.ts";
 
 Deno.test("appendJobEvent gives gap-free seqs under concurrent appends from 4 connections", async () => {
   const t = await createTestDb();
@@ -104,6 +107,73 @@ Deno.test("closeDb ends LISTENs first, even ones still starting or stopping", as
     await Promise.all([closeDb(other), closeDb(t.db)]);
     assert.ok(Date.now() - started < 3000, "no wait for the end() timeout");
     await new Promise((r) => setTimeout(r, 1500)); // let a stray rejection surface
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a leased worker's retried append is a no-op, and a gap is refused", async () => {
+  const t = await createTestDb();
+  try {
+    const { job, lease } = await createClaimedJob(t.db);
+    const next = job.lastEventSeq + 1;
+    const event = { seq: next, type: "log", data: { n: 1 } };
+    assert.equal(await appendLeasedEvent(t.db, lease, event), true);
+    // The retry after an ambiguous COMMIT: same seq, nothing new.
+    assert.equal(await appendLeasedEvent(t.db, lease, event), true);
+    await assert.rejects(
+      appendLeasedEvent(t.db, lease, { ...event, seq: next + 2 }),
+      /would leave a gap: the log ends at 3/,
+    );
+    const events = await listJobEvents(t.db, job.id, { limit: 100 });
+    assert.deepEqual(events.map((e) => [e.seq, e.type]), [
+      [1, "status"],
+      [2, "status"],
+      [3, "log"],
+    ]);
+    // Reclaimed: the old lease appends nothing, and says so.
+    const stale = { ...lease, attempt: lease.attempt + 1 };
+    assert.equal(
+      await appendLeasedEvent(t.db, stale, { ...event, seq: next + 1 }),
+      false,
+    );
+    assert.equal(
+      (await listJobEvents(t.db, job.id, { limit: 100 })).length,
+      3,
+    );
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("failJob writes the error event and the terminal status together, or neither", async () => {
+  const t = await createTestDb();
+  try {
+    const { job, lease } = await createClaimedJob(t.db);
+    const error = { code: "diverged", message: "loss is NaN" };
+    assert.equal(
+      await failJob(t.db, { ...lease, workerId: "someone-else" }, error),
+      undefined,
+    );
+    assert.equal(
+      (await listJobEvents(t.db, job.id, { limit: 100 })).length,
+      2,
+      "a fenced-out failJob leaves no error event behind",
+    );
+    const failed = await failJob(t.db, lease, error);
+    assert.equal(failed?.status, "failed");
+    assert.equal(failed?.lastEventSeq, 4);
+    // A retry after the commit confirms instead of failing or duplicating.
+    assert.equal((await failJob(t.db, lease, error))?.status, "failed");
+    const events = await listJobEvents(t.db, job.id, { limit: 100 });
+    assert.deepEqual(events.map((e) => [e.seq, e.type, e.data]), [
+      [1, "status", { status: "queued" }],
+      [2, "status", { status: "running", attempt: 1, worker: "w" }],
+      [3, "error", error],
+      [4, "status", { status: "failed", error }],
+    ]);
+    assert.equal(await claimNextJob(t.db, "w2", 30), undefined);
+    assert.equal(leaseOf(failed!).attempt, 1);
   } finally {
     await t.close();
   }

@@ -198,6 +198,7 @@ Deno.test("releaseJob requeues without spending an attempt", async () => {
   try {
     const { job } = await createJob(t.db, { tenant: "t", spec: SPEC });
     const lease = leaseOf((await claimNextJob(t.db, "w", 30))!);
+    assert.equal(lease.jobId, job.id);
     assert.equal(
       await releaseJob(t.db, { ...lease, workerId: "other" }),
       undefined,
@@ -212,6 +213,60 @@ Deno.test("releaseJob requeues without spending an attempt", async () => {
     assert.equal(released?.attempts, 0);
     assert.equal(released?.lockedBy, null);
     assert.equal((await claimNextJob(t.db, "w2", 30))?.attempts, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("claims rotate across tenants: B's job starts within one job slot while A has 50 queued", async () => {
+  const t = await createTestDb();
+  try {
+    for (let i = 0; i < 50; i++) {
+      await createJob(t.db, { tenant: "A", spec: { i } });
+    }
+    await createJob(t.db, { tenant: "B", spec: { i: 0 } });
+    await createJob(t.db, { tenant: "B", spec: { i: 1 } });
+    await createJob(t.db, { tenant: "C", spec: { i: 0 } });
+    // One job slot (WORKERS=1): each job finishes before the next claim.
+    const order: string[] = [];
+    for (let n = 0; n < 8; n++) {
+      const job = await claimNextJob(t.db, "w", 30);
+      assert.ok(job);
+      order.push(`${job.tenant}${(job.spec as { i: number }).i}`);
+      assert.ok(await completeJob(t.db, leaseOf(job), {}));
+    }
+    // Oldest first among never-served tenants, then the least recently
+    // served tenant each time, each tenant's jobs oldest first.
+    assert.deepEqual(order, ["A0", "B0", "C0", "A1", "B1", "A2", "A3", "A4"]);
+    console.log(`claim order under a 50-job flood: ${order.join(" ")}`);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a tenant at MAX_RUNNING_PER_TENANT waits while other tenants' jobs are claimed", async () => {
+  const t = await createTestDb();
+  try {
+    for (let i = 0; i < 3; i++) {
+      await createJob(t.db, { tenant: "A", spec: { i } });
+    }
+    await createJob(t.db, { tenant: "B", spec: { i: 0 } });
+    const cap = { maxRunningPerTenant: 1 };
+    const first = await claimNextJob(t.db, "w1", 30, cap);
+    const second = await claimNextJob(t.db, "w2", 30, cap);
+    assert.deepEqual([first?.tenant, second?.tenant], ["A", "B"]);
+    assert.equal(await claimNextJob(t.db, "w3", 30, cap), undefined);
+    assert.equal(
+      (await claimNextJob(t.db, "w3", 30))?.tenant,
+      "A",
+      "no cap: A runs a second job",
+    );
+    assert.ok(await completeJob(t.db, leaseOf(first!), {}));
+    assert.equal(
+      (await claimNextJob(t.db, "w4", 30, { maxRunningPerTenant: 2 }))
+        ?.tenant,
+      "A",
+    );
   } finally {
     await t.close();
   }

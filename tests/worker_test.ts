@@ -222,3 +222,35 @@ Deno.test("SIGTERM makes a worker hand its running job back to the queue and exi
     await t.close();
   }
 });
+
+Deno.test("a worker refuses a job above its MAX_JOB_BYTES with too_large, on the first attempt", async () => {
+  const t = await createTestDb();
+  // Inserted directly, as if admitted by an API with a higher limit.
+  const worker = spawnDeno(["run", "-A", "workers/worker.ts"], {
+    DATABASE_URL: t.url,
+    LEASE_SECONDS: "2",
+    FNGD_BACKEND: "wasm",
+    MAX_JOB_BYTES: "1MiB",
+  });
+  try {
+    const { job } = await createJob(t.db, {
+      tenant: "t",
+      spec: mlpSpec(1, 20_000),
+    });
+    const done = await untilTerminal(t, job.id, 30_000);
+    assert.equal(done.status, "failed", worker.output());
+    assert.equal(done.attempts, 1);
+    assert.equal(done.error?.code, "too_large");
+    assert.match(done.error?.message ?? "", /at most 1 MiB/);
+    const events = await listJobEvents(t.db, job.id, { limit: 100 });
+    assert.deepEqual(events.map((e) => e.type), [
+      "status",
+      "status",
+      "error",
+      "status",
+    ]);
+  } finally {
+    await worker.stop();
+    await t.close();
+  }
+});

@@ -18,8 +18,10 @@ import {
   saveJobModel,
 } from "../db/mod.ts";
 import {
+  checkJobFits,
   type Checkpoint,
   type CoefficientStore,
+  datasetInfoOf,
   decodeCheckpoint,
   encodeCheckpoint,
   EngineError,
@@ -43,6 +45,8 @@ export interface JobContext {
   heartbeats: HeartbeatThread;
   /** FNGD_DATA_DIR, where named datasets are looked for. */
   dataDir?: string;
+  /** Jobs whose memory estimate exceeds this fail `too_large` (MAX_JOB_BYTES). */
+  maxJobBytes: number;
   /** Aborts when the worker shuts down; the job is then released, not failed. */
   shutdown: AbortSignal;
   log: (message: string) => void;
@@ -140,7 +144,14 @@ async function trainJob(
     );
   }
   const spec = parsed.data;
+  // The API admitted this job, but maybe under another limit or another
+  // version: refuse what would not fit before allocating anything (data
+  // generation allocates), so the job fails `too_large` instead of taking
+  // the process down with it and cycling through its attempts.
+  const uploaded = "id" in spec.dataset;
+  if (!uploaded) checkJobFits(spec, ctx.maxJobBytes);
   const data = await loadJobDataset(db, job.tenant, spec.dataset, ctx.dataDir);
+  if (uploaded) checkJobFits(spec, ctx.maxJobBytes, datasetInfoOf(data));
   const saved = await durable(() => getLatestCheckpoint(db, job.id));
   let resumeFrom: Checkpoint | undefined;
   if (saved) {

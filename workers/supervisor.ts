@@ -2,8 +2,10 @@
  * Keeps WORKERS worker processes alive: spawns each with Deno.Command,
  * restarts one that dies with exponential backoff, pins each to its own GPU
  * index when GPUs are configured, and on stop() sends SIGTERM (workers then
- * release their jobs) before a SIGKILL after a grace period.
+ * release their jobs) before a SIGKILL after a grace period. Workers also
+ * exit on their own when the supervisor dies unannounced (parent_pipe.ts).
  */
+import { PARENT_PIPE_ENV } from "./parent_pipe.ts";
 
 /** Options of {@link startSupervisor}. */
 export interface SupervisorOptions {
@@ -63,7 +65,7 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
   }
 
   async function keepAlive(slot: number): Promise<void> {
-    const env = { ...opts.env };
+    const env: Record<string, string> = { ...opts.env, [PARENT_PIPE_ENV]: "1" };
     if (opts.gpus?.length) {
       env.CUDA_VISIBLE_DEVICES = String(opts.gpus[slot % opts.gpus.length]);
     }
@@ -73,13 +75,15 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
       const child = new Deno.Command(Deno.execPath(), {
         args: ["run", "--allow-all", entry.href],
         env,
-        stdin: "null",
+        // Never written to: its EOF tells the worker that we are gone.
+        stdin: "piped",
         stdout: "inherit",
         stderr: "inherit",
       }).spawn();
       children[slot] = child;
       const status = await child.status;
       children[slot] = undefined;
+      await child.stdin.close().catch(() => {});
       if (stopping.signal.aborted) return;
       if (Date.now() - started >= stableMs) backoff = minBackoff;
       log(

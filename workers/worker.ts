@@ -1,14 +1,30 @@
 /**
  * `deno task worker`: one worker process. Claims jobs from DATABASE_URL and
- * trains them; SIGINT/SIGTERM release the job in flight and exit 0.
+ * trains them; SIGINT/SIGTERM release the job in flight and exit 0. Under a
+ * supervisor it also stops when the supervisor dies (parent_pipe.ts).
  */
 import { closeDb, createDb } from "../db/mod.ts";
 import { initBackend } from "../src/engine/mod.ts";
 import { loadConfig } from "../src/config.ts";
+import { watchParentPipe } from "./parent_pipe.ts";
 import { runWorker } from "./worker_loop.ts";
 
 /** Idle poll interval; NOTIFY usually wakes the worker sooner. */
 const POLL_MS = 500;
+
+/**
+ * A worker's connects may be slow without the database being gone (embedded
+ * PGlite queues them behind other sessions' transactions), and no client
+ * waits on it: longer than the API's (db/client.ts), shorter than
+ * postgres.js's 30 s so an outage is retried (retry_while_db_down.ts) soon.
+ */
+const CONNECT_TIMEOUT_SECONDS = 10;
+
+/**
+ * After the supervisor dies, time to release the job in flight before exiting
+ * anyway: the database may have died with it (embedded PGlite).
+ */
+const ORPHAN_GRACE_MS = 3000;
 
 async function main(): Promise<number> {
   const config = loadConfig();
@@ -22,7 +38,10 @@ async function main(): Promise<number> {
   const log = (message: string) =>
     console.error(`[worker ${workerId}] ${message}`);
   await initBackend(config.backend);
-  const db = createDb(config.databaseUrl, { max: 4 });
+  const db = createDb(config.databaseUrl, {
+    max: 4,
+    connectTimeoutSeconds: CONNECT_TIMEOUT_SECONDS,
+  });
   const shutdown = new AbortController();
   const onSignal = () => {
     log("stopping");
@@ -30,14 +49,22 @@ async function main(): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
+  watchParentPipe(() => {
+    log("supervisor gone (stdin closed): stopping");
+    shutdown.abort();
+    setTimeout(() => Deno.exit(1), ORPHAN_GRACE_MS);
+  });
   log(`started (backend ${config.backend}, lease ${config.leaseSeconds}s)`);
   try {
     await runWorker({
       db,
+      databaseUrl: config.databaseUrl,
       workerId,
       leaseSeconds: config.leaseSeconds,
       dataDir: config.fngdDataDir,
       pollMs: POLL_MS,
+      maxRunningPerTenant: config.maxRunningPerTenant,
+      maxJobBytes: config.maxJobBytes,
       shutdown: shutdown.signal,
       log,
     });

@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { JobSpec } from "./spec.ts";
 import { type Dataset, EngineError } from "./types.ts";
 import { deriveSeed, Rng, SEED_STREAM } from "./rng.ts";
+import { checkDataFitsModel } from "./shapes.ts";
 
 /** One split on the host: inputs in model order, labels one-hot. */
 export class HostSplit {
@@ -106,20 +107,8 @@ export function splitData(
   inputShape: number[],
   outputUnits: number,
 ): SplitData {
+  checkDataFitsModel({ inputShape, outputUnits }, data);
   const width = inputShape.reduce((a, b) => a * b, 1);
-  const sampleWidth = data.sampleShape.reduce((a, b) => a * b, 1);
-  if (sampleWidth !== width) {
-    throw new EngineError(
-      "invalid_spec",
-      `model.input_shape [${inputShape}] has ${width} values but dataset samples have shape [${data.sampleShape}] (${sampleWidth} values)`,
-    );
-  }
-  if (data.classes > outputUnits) {
-    throw new EngineError(
-      "invalid_spec",
-      `the last layer has ${outputUnits} units but the dataset has ${data.classes} classes`,
-    );
-  }
   const n = data.y.length;
   const valCount = Math.floor(n * spec.validation_split);
   const trainCount = n - valCount;

@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { LayerCapture } from "./model.ts";
 import { matMulT } from "./ops.ts";
+import { chooseConvGramMethod, type ConvGramMethod } from "./gram_method.ts";
 
 /**
  * `A^T`, computed once per capture: the weight gradient and the Gram matrix
@@ -55,26 +56,8 @@ export function weightedGradient(
   };
 }
 
-/** Which Gram formula a conv layer uses; both give the same K. */
-export type ConvGramMethod = "per_sample" | "pairwise";
-
-/**
- * Picks the cheaper conv Gram formula by flop count: per-sample gradients
- * cost `M T k u + M^2 k u`, pairwise position products `(M T)^2 (k + u)`.
- */
-export function chooseConvGramMethod(
-  m: number,
-  positions: number,
-  fanIn: number,
-  units: number,
-): ConvGramMethod {
-  const perSample = m * positions * fanIn * units + m * m * (fanIn + 1) * units;
-  const pairwise = (m * positions) ** 2 * (fanIn + 1 + units);
-  // The pairwise form materialises (M T)^2 values; cap it to keep memory bounded.
-  return pairwise < perSample && (m * positions) ** 2 <= 4_000_000
-    ? "pairwise"
-    : "per_sample";
-}
+// Pure flop arithmetic, shared with the cost estimate (which loads no TF.js).
+export { chooseConvGramMethod, type ConvGramMethod } from "./gram_method.ts";
 
 /**
  * The per-sample Gram matrix `K = U^T U` (M x M), bias included, per FNGD.md:

@@ -6,3 +6,28 @@ export { BACKEND_NAMES, type BackendName, initBackend } from "./backend.ts";
 export { MemoryCoefficientStore } from "./coefficient_store.ts";
 export { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
 export { exportModel, type ModelArtifacts } from "./export.ts";
+export {
+  assessJob,
+  type Assessment,
+  checkJobFits,
+  type DatasetInfo,
+  datasetInfoFromSpec,
+  datasetInfoOf,
+  JobTooLargeError,
+  NAMED_DATASETS,
+  type UploadedDatasetFacts,
+  uploadedDatasetInfo,
+} from "./admission.ts";
+export {
+  estimateJobCost,
+  type FlopEstimate,
+  type JobCostEstimate,
+  type MemoryEstimate,
+} from "./cost.ts";
+export {
+  formatSpecPath,
+  inferModelShapes,
+  type ModelShapes,
+  type PlannedLayer,
+} from "./shapes.ts";
+export { formatBytes } from "./units.ts";

@@ -3,15 +3,11 @@
  * that each trainable layer's input and pre-activation gradient can be captured.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Activation, LayerSpec, ModelSpec } from "./spec.ts";
+import type { Activation, ModelSpec } from "./spec.ts";
 import { Rng } from "./rng.ts";
 import { linearToInput } from "./ops.ts";
-import { EngineError } from "./types.ts";
-import {
-  extractPatches,
-  type PatchGeometry,
-  patchGeometry,
-} from "./patches.ts";
+import { extractPatches } from "./patches.ts";
+import { inferModelShapes, type PatchGeometry } from "./shapes.ts";
 
 /** A trainable layer as the optimizers see it. */
 export interface TrainableLayer {
@@ -44,20 +40,6 @@ type PlanStep =
   }
   | { kind: "flatten" };
 
-const pair = (v: number | [number, number]): [number, number] =>
-  Array.isArray(v) ? v : [v, v];
-
-function outputSize(
-  input: number,
-  k: number,
-  s: number,
-  padding: string,
-): number {
-  return padding === "same"
-    ? Math.ceil(input / s)
-    : Math.floor((input - k) / s) + 1;
-}
-
 /** One trainable layer's tensors from a forward pass; owned by the caller. */
 export interface LayerCapture {
   /** Dense: inputs (M, fan_in). Conv: patches (M*T, fan_in). */
@@ -77,110 +59,41 @@ export class SequentialModel {
 
   /**
    * Builds the layers and initialises weights from `seed`.
-   * @throws {EngineError} `invalid_spec` naming the offending layer field.
+   * @throws {EngineError} `invalid_spec` naming the offending layer field
+   * (from {@link inferModelShapes}).
    */
   constructor(readonly spec: ModelSpec, seed: number) {
-    this.inputShape = [...spec.input_shape];
+    // The same inference admits jobs at submission, so the two never disagree.
+    const shapes = inferModelShapes(spec);
+    this.inputShape = shapes.inputShape;
+    this.outputUnits = shapes.outputUnits;
     const rng = new Rng(seed);
-    let shape = [...spec.input_shape];
     const counts = { dense: 0, conv2d: 0 };
-    spec.layers.forEach((l: LayerSpec, i: number) => {
-      const where = `model.layers[${i}]`;
-      if (l.type === "dense") {
-        if (shape.length !== 1) {
-          throw new EngineError(
-            "invalid_spec",
-            `${where}: dense expects a flat input, got shape [${shape}]; add a flatten layer before it`,
-          );
-        }
+    for (const l of shapes.layers) {
+      if (l.type === "dense" || l.type === "conv2d") {
         const layer = this.#makeLayer(
-          "dense",
-          ++counts.dense,
-          shape[0],
+          l.type,
+          ++counts[l.type],
+          l.fanIn,
           l.units,
           l.activation,
           rng,
           spec.init,
+          l.geometry ? l.geometry.kernel[0] * l.geometry.kernel[1] : 1,
         );
+        if (l.geometry) layer.geometry = l.geometry;
         this.steps.push({ kind: "trainable", layer });
-        shape = [l.units];
-      } else if (l.type === "conv2d") {
-        if (shape.length !== 3) {
-          throw new EngineError(
-            "invalid_spec",
-            `${where}: conv2d expects input [height, width, channels], got [${shape}]`,
-          );
-        }
-        const [kh, kw] = pair(l.kernel_size);
-        const [sh, sw] = pair(l.strides);
-        const geometry = patchGeometry(
-          shape as [number, number, number],
-          [kh, kw],
-          [sh, sw],
-          l.padding,
-        );
-        if (geometry.outHeight < 1 || geometry.outWidth < 1) {
-          throw new EngineError(
-            "invalid_spec",
-            `${where}.kernel_size: a ${kh}x${kw} kernel does not fit input [${shape}] with padding ${l.padding}`,
-          );
-        }
-        const layer = this.#makeLayer(
-          "conv2d",
-          ++counts.conv2d,
-          kh * kw * shape[2],
-          l.filters,
-          l.activation,
-          rng,
-          spec.init,
-          kh * kw,
-        );
-        layer.geometry = geometry;
-        this.steps.push({ kind: "trainable", layer });
-        shape = [geometry.outHeight, geometry.outWidth, l.filters];
       } else if (l.type === "max_pool2d") {
-        if (shape.length !== 3) {
-          throw new EngineError(
-            "invalid_spec",
-            `${where}: max_pool2d expects a 3-D input, got [${shape}]`,
-          );
-        }
-        const p = pair(l.pool_size);
-        const s = pair(l.strides ?? l.pool_size);
-        const oh = outputSize(shape[0], p[0], s[0], l.padding);
-        const ow = outputSize(shape[1], p[1], s[1], l.padding);
-        if (oh < 1 || ow < 1) {
-          throw new EngineError(
-            "invalid_spec",
-            `${where}.pool_size: pool [${p}] does not fit input [${shape}]`,
-          );
-        }
         this.steps.push({
           kind: "max_pool2d",
-          pool: p,
-          strides: s,
+          pool: l.pool,
+          strides: l.strides,
           padding: l.padding,
         });
-        shape = [oh, ow, shape[2]];
       } else {
         this.steps.push({ kind: "flatten" });
-        shape = [shape.reduce((a, b) => a * b, 1)];
       }
-    });
-    if (shape.length !== 1) {
-      throw new EngineError(
-        "invalid_spec",
-        `model.layers: the last layer must output class logits (a vector), got shape [${shape}]`,
-      );
     }
-    const last = spec.layers[spec.layers.length - 1];
-    if (last.type !== "dense") {
-      throw new EngineError(
-        "invalid_spec",
-        `model.layers: the last layer must be dense, got ${last.type}`,
-      );
-    }
-    this.outputUnits = shape[0];
   }
 
   #makeLayer(

@@ -9,59 +9,15 @@
  * because wasm's Slice copies its whole input through JS.
  */
 import * as tf from "@tensorflow/tfjs";
+import { IDENTITY_CONV_MAX_PATCH, type PatchGeometry } from "./shapes.ts";
 
-/** Static geometry of one conv layer. */
-export interface PatchGeometry {
-  inHeight: number;
-  inWidth: number;
-  channels: number;
-  kernel: [number, number];
-  strides: [number, number];
-  /** Zero padding [top, bottom, left, right] (TF's `same` rule). */
-  pad: [number, number, number, number];
-  outHeight: number;
-  outWidth: number;
-}
-
-/** Computes output size and padding exactly as TensorFlow does for `valid` and `same`. */
-export function patchGeometry(
-  input: [number, number, number],
-  kernel: [number, number],
-  strides: [number, number],
-  padding: "valid" | "same",
-): PatchGeometry {
-  const [h, w, c] = input;
-  let outHeight: number, outWidth: number;
-  let pad: [number, number, number, number] = [0, 0, 0, 0];
-  if (padding === "same") {
-    outHeight = Math.ceil(h / strides[0]);
-    outWidth = Math.ceil(w / strides[1]);
-    const ph = Math.max((outHeight - 1) * strides[0] + kernel[0] - h, 0);
-    const pw = Math.max((outWidth - 1) * strides[1] + kernel[1] - w, 0);
-    pad = [
-      Math.floor(ph / 2),
-      ph - Math.floor(ph / 2),
-      Math.floor(pw / 2),
-      pw - Math.floor(pw / 2),
-    ];
-  } else {
-    outHeight = Math.floor((h - kernel[0]) / strides[0]) + 1;
-    outWidth = Math.floor((w - kernel[1]) / strides[1]) + 1;
-  }
-  return {
-    inHeight: h,
-    inWidth: w,
-    channels: c,
-    kernel,
-    strides,
-    pad,
-    outHeight,
-    outWidth,
-  };
-}
-
-/** Patch widths up to this use the identity-filter conv (see the measurements above). */
-export const IDENTITY_CONV_MAX_PATCH = 100;
+// Geometry is pure shape arithmetic, shared with admission; re-exported here
+// for the callers that think of it as part of patch extraction.
+export {
+  IDENTITY_CONV_MAX_PATCH,
+  type PatchGeometry,
+  patchGeometry,
+} from "./shapes.ts";
 
 /**
  * Patches of an NHWC batch as a (M * outH * outW, kh * kw * C) matrix whose

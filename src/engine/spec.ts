@@ -3,6 +3,8 @@
  * so that what the API accepts is exactly what the engine can train.
  */
 import { z } from "zod";
+import { syntheticBytes } from "./data/synthetic_size.ts";
+import { formatBytes } from "./units.ts";
 
 /** Activations a layer may use; `linear` is the identity. */
 export const ACTIVATIONS = ["relu", "tanh", "linear"] as const;
@@ -136,6 +138,13 @@ export const OptimizerSpec = z.discriminatedUnion("name", [
   KfacSpec,
 ]);
 
+/**
+ * Largest synthetic dataset, generator working memory included: 512 MiB is
+ * 170k Fashion-MNIST-sized samples' worth, ample for tests and benchmarks, and
+ * a sixth of a worker's default MAX_JOB_BYTES, so data never crowds out the model.
+ */
+export const MAX_SYNTHETIC_BYTES = 512 * 1024 ** 2;
+
 /** Seeded synthetic classification data (vectors or images). */
 export const SyntheticDatasetSpec = z.strictObject({
   name: z.literal("synthetic"),
@@ -148,6 +157,23 @@ export const SyntheticDatasetSpec = z.strictObject({
 }).refine((d) => !(d.features !== undefined && d.shape !== undefined), {
   message: "give either features or shape, not both",
   path: ["shape"],
+}).superRefine((d, ctx) => {
+  // Per-field maxima allow 1e6 samples of 4096x4096x3: bound the product too,
+  // before the generator allocates it (its float64 basis alone can be GiBs).
+  const bytes = syntheticBytes(d);
+  if (bytes.total > MAX_SYNTHETIC_BYTES) {
+    ctx.addIssue({
+      code: "custom",
+      input: d,
+      message: `synthetic dataset would take ${formatBytes(bytes.total)} (${
+        formatBytes(bytes.samples)
+      } of samples + ${
+        formatBytes(bytes.generator)
+      } of generator basis), at most ${
+        formatBytes(MAX_SYNTHETIC_BYTES)
+      }; lower samples, test_samples, features or shape`,
+    });
+  }
 });
 
 /** A named IDX dataset found in the data directory. */

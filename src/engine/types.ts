@@ -12,17 +12,24 @@ export type EngineErrorCode =
   | "diverged"
   | "non_finite_coefficients"
   | "cancelled"
-  | "invalid_checkpoint";
+  | "invalid_checkpoint"
+  | "too_large";
+
+/** A JSON path into the job spec, e.g. `["model", "layers", 3, "units"]`. */
+export type SpecPath = readonly (string | number)[];
 
 /** The one error class of the engine; `code` says what went wrong. */
 export class EngineError extends Error {
+  /** For `invalid_spec`: the spec field at fault, when one is. */
+  readonly path?: SpecPath;
   constructor(
     readonly code: EngineErrorCode,
     message: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { path?: SpecPath },
   ) {
     super(message, options);
     this.name = "EngineError";
+    this.path = options?.path;
   }
 }
 

@@ -6,12 +6,12 @@ import type { z } from "zod";
 import { deriveSeed, Rng } from "../rng.ts";
 import type { SyntheticDatasetSpec } from "../spec.ts";
 import type { Dataset } from "../types.ts";
+import { syntheticLatentDim, syntheticShape } from "./synthetic_size.ts";
 
 /** The validated synthetic dataset spec, defaults filled in. */
 export type SyntheticSpec = z.infer<typeof SyntheticDatasetSpec>;
 
-/** Feature count when the spec gives neither `features` nor `shape`. */
-export const DEFAULT_SYNTHETIC_FEATURES = 64;
+export { DEFAULT_SYNTHETIC_FEATURES } from "./synthetic_size.ts";
 
 // Spread of the class centres relative to the unit within-class latent noise:
 // large enough that a small model learns the classes well, small enough that
@@ -40,10 +40,6 @@ interface Generator {
   basis: Float64Array;
   /** Per-feature factor that brings each feature to unit variance. */
   scale: Float64Array;
-}
-
-function latentDim(classes: number): number {
-  return Math.min(32, Math.max(4, classes));
 }
 
 function normals(rng: Rng, n: number, sd: number): Float64Array {
@@ -101,7 +97,7 @@ function smoothBasis(shape: number[], latent: number, rng: Rng): Float64Array {
 
 function makeGenerator(spec: SyntheticSpec, shape: number[]): Generator {
   const features = shape.reduce((a, b) => a * b, 1);
-  const latent = latentDim(spec.classes);
+  const latent = syntheticLatentDim(spec.classes);
   const centres = normals(
     new Rng(deriveSeed(spec.seed, STREAM_CENTRES)),
     spec.classes * latent,
@@ -155,8 +151,7 @@ function sample(
 
 /** Generates a learnable classification dataset fully determined by `spec.seed`. */
 export function makeSyntheticDataset(spec: SyntheticSpec): Dataset {
-  const shape = spec.shape ??
-    [spec.features ?? DEFAULT_SYNTHETIC_FEATURES];
+  const shape = syntheticShape(spec);
   const g = makeGenerator(spec, shape);
   const train = sample(
     g,

@@ -1,0 +1,201 @@
+/**
+ * Admission control: decides from the spec alone, before any data or tensor
+ * exists, whether the engine can run a job and whether it fits a memory
+ * limit. The API calls it at submission, the worker before training, with the
+ * same code, so a job is never accepted only to fail as `internal` later.
+ */
+import {
+  type DatasetInfo,
+  estimateJobCost,
+  type JobCostEstimate,
+} from "./cost.ts";
+import { syntheticBytes, syntheticShape } from "./data/synthetic_size.ts";
+import {
+  checkDataFitsModel,
+  inferModelShapes,
+  type ModelShapes,
+} from "./shapes.ts";
+import type { DatasetSpec, JobSpec } from "./spec.ts";
+import { type Dataset, EngineError } from "./types.ts";
+import { formatBytes } from "./units.ts";
+
+export type { DatasetInfo } from "./cost.ts";
+
+/** Known sizes of a named IDX dataset. */
+export interface NamedDatasetFacts {
+  train: number;
+  test: number;
+  shape: number[];
+  classes: number;
+}
+
+/** The named IDX datasets' known sizes: both are 70000 28x28 greyscale images of 10 classes. */
+export const NAMED_DATASETS: Record<
+  "fashion-mnist" | "mnist",
+  NamedDatasetFacts
+> = {
+  "fashion-mnist": {
+    train: 60_000,
+    test: 10_000,
+    shape: [28, 28, 1],
+    classes: 10,
+  },
+  "mnist": { train: 60_000, test: 10_000, shape: [28, 28, 1], classes: 10 },
+};
+
+/** What the datasets table records about an upload. */
+export interface UploadedDatasetFacts {
+  format: "idx" | "csv";
+  /** Shape of one sample. */
+  shape: number[];
+  /** Size of the stored content. */
+  bytes: number;
+}
+
+/**
+ * Dataset facts of an upload from its stored shape and size alone. The sample
+ * count is an upper bound: an IDX sample takes at least one byte per value
+ * plus a label byte; a CSV value at least a digit and a separator.
+ */
+export function uploadedDatasetInfo(row: UploadedDatasetFacts): DatasetInfo {
+  const features = row.shape.reduce((a, b) => a * b, 1);
+  const idx = row.format === "idx";
+  return {
+    sampleShape: [...row.shape],
+    trainSamples: Math.floor(row.bytes / ((idx ? 1 : 2) * (features + 1))),
+    testSamples: 0,
+    // IDX: the stored bytes and one decoded copy. CSV: the bytes, the text,
+    // and its lines as strings, with room for per-string overhead.
+    loaderBytes: (idx ? 2 : 4) * row.bytes,
+  };
+}
+
+/** Exact dataset facts of data already in memory (the CLI's csv and idx files). */
+export function datasetInfoOf(data: Dataset): DatasetInfo {
+  return {
+    sampleShape: [...data.sampleShape],
+    trainSamples: data.y.length,
+    testSamples: data.test?.y.length ?? 0,
+    classes: data.classes,
+    loaderBytes: 0,
+  };
+}
+
+/**
+ * Dataset facts a spec determines by itself: synthetic and named datasets.
+ * Undefined for uploads and files, whose facts come from the row or the data.
+ */
+export function datasetInfoFromSpec(
+  spec: DatasetSpec,
+): DatasetInfo | undefined {
+  if ("id" in spec || "format" in spec) return undefined;
+  if (spec.name === "synthetic") {
+    return {
+      sampleShape: syntheticShape(spec),
+      trainSamples: spec.samples,
+      testSamples: spec.test_samples,
+      classes: spec.classes,
+      loaderBytes: syntheticBytes(spec).generator,
+    };
+  }
+  const named = NAMED_DATASETS[spec.name];
+  const features = named.shape.reduce((a, b) => a * b, 1);
+  return {
+    sampleShape: [...named.shape],
+    trainSamples: Math.min(named.train, spec.limit ?? Infinity),
+    testSamples: named.test,
+    classes: named.classes,
+    // The IDX files (images and labels, train and test) decompressed, read
+    // whole even with a limit, plus one more copy while they inflate.
+    loaderBytes: 2 * (named.train + named.test) * (features + 1),
+  };
+}
+
+/** A job judged runnable, with its shapes and cost. */
+export interface Assessment {
+  shapes: ModelShapes;
+  dataset: DatasetInfo;
+  estimate: JobCostEstimate;
+}
+
+function requireDatasetInfo(
+  spec: JobSpec,
+  dataset: DatasetInfo | undefined,
+): DatasetInfo {
+  const info = dataset ?? datasetInfoFromSpec(spec.dataset);
+  if (!info) {
+    throw new EngineError(
+      "invalid_spec",
+      "the dataset's size is not in its spec (an upload or a file): pass its DatasetInfo, from uploadedDatasetInfo(row) or datasetInfoOf(data)",
+      { path: ["dataset"] },
+    );
+  }
+  return info;
+}
+
+/**
+ * Infers the model's shapes, checks the data fits them, and estimates the
+ * cost. `dataset` defaults to what the spec determines (synthetic, named).
+ * @throws {EngineError} `invalid_spec` with `path` naming the field at fault.
+ */
+export function assessJob(spec: JobSpec, dataset?: DatasetInfo): Assessment {
+  const shapes = inferModelShapes(spec.model);
+  const info = requireDatasetInfo(spec, dataset);
+  checkDataFitsModel(shapes, info, spec.model.layers.length - 1);
+  return {
+    shapes,
+    dataset: info,
+    estimate: estimateJobCost(spec, shapes, info),
+  };
+}
+
+/** `too_large`: the estimate exceeds the limit; carries both for the caller. */
+export class JobTooLargeError extends EngineError {
+  constructor(
+    readonly estimate: JobCostEstimate,
+    readonly limitBytes: number,
+  ) {
+    super("too_large", tooLargeMessage(estimate, limitBytes));
+    this.name = "JobTooLargeError";
+  }
+}
+
+function tooLargeMessage(estimate: JobCostEstimate, limit: number): string {
+  const b = estimate.bytes;
+  const parts = (
+    [
+      ["parameters", b.parameters],
+      ["optimizer state", b.optimizer_state],
+      ["activations", b.activations],
+      ["curvature", b.curvature],
+      ["dataset", b.dataset],
+      ["checkpoint", b.checkpoint],
+    ] as const
+  ).filter(([, n]) => n > 0).map(([what, n]) => `${what} ${formatBytes(n)}`);
+  return `the job would need about ${formatBytes(b.total_bytes)} of memory (${
+    parts.join(", ")
+  }), at most ${
+    formatBytes(limit)
+  } allowed; lower batch_size, the layer sizes or the dataset size`;
+}
+
+/**
+ * The guard a worker runs before training (and the API at submission): the
+ * spec must be runnable and its estimated memory at most `limitBytes`.
+ * `dataset` may be omitted for synthetic and named datasets, whose size the
+ * spec gives, so the check runs before the data is generated or loaded.
+ * @returns the estimate, for logs.
+ * @throws {EngineError} `invalid_spec` naming the field at fault;
+ * {@link JobTooLargeError} (code `too_large`) with the estimate broken down.
+ */
+export function checkJobFits(
+  spec: JobSpec,
+  limitBytes: number,
+  dataset?: DatasetInfo,
+): JobCostEstimate {
+  const { estimate } = assessJob(spec, dataset);
+  if (estimate.bytes.total_bytes > limitBytes) {
+    throw new JobTooLargeError(estimate, limitBytes);
+  }
+  return estimate;
+}
