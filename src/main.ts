@@ -39,6 +39,7 @@ const db = createDb(databaseUrl, {
 await migrateDb(db);
 
 const app = await createApp({ db, config, log });
+
 let shuttingDown = false;
 async function shutdown(signal: string): Promise<never> {
   if (shuttingDown) Deno.exit(1); // a second signal: stop waiting

@@ -1,5 +1,5 @@
 /**
- * A PostgreSQL restart in the middle of training loses nothing: the worker's
+ * PostgreSQL restarts in the middle of training lose nothing: the worker's
  * writes wait for the server to come back, the run goes on in the same
  * attempt, and every epoch, event and coefficient ends up in the database.
  * It restarts the server, so it runs only against a local cluster it may
@@ -76,16 +76,20 @@ async function tolerant<T>(
 
 Deno.test({
   name:
-    "a PostgreSQL restart mid-training loses no epoch, event or coefficient",
+    "PostgreSQL restarts mid-training lose no epoch, event or coefficient, and kill no worker",
   ignore: !canRestartLocalPostgres(),
   async fn() {
     const t = await createTestDb();
-    const worker = spawnDeno(["run", "-A", "workers/worker.ts"], {
+    // As in production: a supervisor, which would restart a crashed worker
+    // (and then spend an attempt, which the assertions below catch).
+    const worker = spawnDeno(["run", "-A", "workers/supervisor.ts"], {
       DATABASE_URL: t.url,
+      WORKERS: "1",
       LEASE_SECONDS: "30",
       FNGD_BACKEND: "wasm",
     });
-    const epochs = 30;
+    const epochs = 40;
+    const restarts = 3;
     const samples = 8192;
     try {
       const { job } = await createJob(t.db, {
@@ -112,15 +116,23 @@ Deno.test({
           validation_split: 0.1,
         },
       });
-      const atRestart = await waitFor(
-        async () => {
-          const metrics = await listEpochMetrics(t.db, job.id);
-          return metrics.length >= 2 ? metrics.length : undefined;
-        },
-        60_000,
-        "two epochs",
-      );
-      await restartPostgres();
+      // Several restarts, each after two more epochs: a worker once died on
+      // the third of several.
+      let atRestart = 0;
+      for (let r = 0; r < restarts; r++) {
+        const after = atRestart + 2;
+        atRestart = await waitFor(
+          () =>
+            tolerant(async () => {
+              const metrics = await listEpochMetrics(t.db, job.id);
+              return metrics.length >= after ? metrics.length : undefined;
+            }),
+          60_000,
+          `${after} epochs`,
+          100,
+        );
+        await restartPostgres();
+      }
       const done = await waitFor<JobRow>(
         () =>
           tolerant(async () => {
@@ -146,6 +158,12 @@ Deno.test({
         events.map((_, i) => i + 1),
         "seqs stay gap-free",
       );
+      assert.deepEqual(
+        events.filter((e) => e.type === "epoch").map((e) => e.data.epoch),
+        Array.from({ length: epochs }, (_, i) => i + 1),
+        "each epoch event once",
+      );
+      assert.doesNotMatch(worker.output(), /exited with/, "no worker died");
       const batches = Math.ceil((samples - Math.floor(samples * 0.1)) / 64);
       const result = done.result as { counters: { solves: number } };
       assert.equal(

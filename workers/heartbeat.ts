@@ -12,7 +12,7 @@ export type StopReason = "cancel" | "lost" | "shutdown";
 
 /** Messages to the heartbeat thread. */
 export type ToThread =
-  | { type: "open"; databaseUrl: string }
+  | { type: "open"; databaseUrl: string; maxStallMs: number }
   | {
     type: "watch";
     lease: JobLease;
@@ -20,6 +20,7 @@ export type ToThread =
     intervalMs: number;
   }
   | { type: "unwatch" }
+  | { type: "alive" }
   | { type: "close" };
 
 /** Messages from the heartbeat thread. */
@@ -38,9 +39,19 @@ export interface WatchOptions {
   intervalMs?: number;
 }
 
+/**
+ * How long the main thread may go without running its event loop before the
+ * thread stops renewing the lease. A step runs synchronously, so this bounds
+ * one step: far above any sane step (a 4096-sample FNGD step on 2048 units
+ * takes about 30 s here), but a wedged process gives its job back instead of
+ * holding it forever.
+ */
+export const MAX_STALL_MS = 15 * 60_000;
+
 /** One heartbeat thread per worker process, watching one job at a time. */
 export class HeartbeatThread {
   #thread: Worker;
+  #alive: ReturnType<typeof setInterval>;
   #onStop?: { jobId: string; fn: (reason: "cancel" | "lost") => void };
   #closed?: Promise<void>;
 
@@ -60,7 +71,10 @@ export class HeartbeatThread {
       // The lease would then lapse silently; say so loudly.
       this.log(`heartbeat thread failed: ${e.message}`);
     };
-    this.#send({ type: "open", databaseUrl });
+    this.#send({ type: "open", databaseUrl, maxStallMs: MAX_STALL_MS });
+    // Only runs when the main thread's event loop does: the thread's proof
+    // that training is still making progress.
+    this.#alive = setInterval(() => this.#send({ type: "alive" }), 1000);
   }
 
   /** Starts renewing `opts.lease`; call the returned function to stop. */
@@ -93,6 +107,7 @@ export class HeartbeatThread {
           }
         });
       });
+      clearInterval(this.#alive);
       this.#send({ type: "close" });
       await closed;
       this.#thread.terminate();

@@ -8,6 +8,9 @@ import { closeDb, createDb, type Db, heartbeatJob } from "../db/mod.ts";
 import type { FromThread, ToThread } from "./heartbeat.ts";
 
 let db: Db | undefined;
+let maxStallMs = Infinity;
+/** When the main thread last showed it is running its event loop. */
+let aliveAt = Date.now();
 let timer: ReturnType<typeof setInterval> | undefined;
 /** Bumped per watched job, so a late answer for an old job is ignored. */
 let generation = 0;
@@ -26,6 +29,9 @@ self.onmessage = async (e: MessageEvent<ToThread>) => {
     // One connection is all a beat needs; a short connect timeout keeps a
     // beat during an outage from outliving the next one by much.
     db = createDb(msg.databaseUrl, { max: 1, connectTimeoutSeconds: 5 });
+    maxStallMs = msg.maxStallMs;
+  } else if (msg.type === "alive") {
+    aliveAt = Date.now();
   } else if (msg.type === "watch") {
     unwatch();
     const mine = generation;
@@ -33,6 +39,18 @@ self.onmessage = async (e: MessageEvent<ToThread>) => {
     let cancelSent = false;
     timer = setInterval(async () => {
       if (busy || !db) return; // never pile beats up behind a slow database
+      if (Date.now() - aliveAt > maxStallMs) {
+        // The main thread is wedged: let the lease lapse so that another
+        // worker resumes the job from its last checkpoint.
+        unwatch();
+        post({
+          type: "log",
+          message: `main thread stalled for over ${
+            maxStallMs / 1000
+          } s; no longer renewing the lease of ${msg.lease.jobId}`,
+        });
+        return;
+      }
       busy = true;
       try {
         const beat = await heartbeatJob(db, msg.lease, msg.leaseSeconds);

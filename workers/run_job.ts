@@ -150,7 +150,9 @@ async function trainJob(
   // the process down with it and cycling through its attempts.
   const uploaded = "id" in spec.dataset;
   if (!uploaded) checkJobFits(spec, ctx.maxJobBytes);
-  const data = await loadJobDataset(db, job.tenant, spec.dataset, ctx.dataDir);
+  const data = await durable(() =>
+    loadJobDataset(db, job.tenant, spec.dataset, ctx.dataDir)
+  );
   if (uploaded) checkJobFits(spec, ctx.maxJobBytes, datasetInfoOf(data));
   const saved = await durable(() => getLatestCheckpoint(db, job.id));
   let resumeFrom: Checkpoint | undefined;
