@@ -24,6 +24,10 @@ export { JOB_EVENTS_CHANNEL, JOBS_CHANNEL, listen, notify } from "./notify.ts";
 export { createJob, type NewJob } from "./create_job.ts";
 export { getJob } from "./get_job.ts";
 export { isConnectionError } from "./connection_errors.ts";
+export {
+  DatabaseUnavailableError,
+  DbCircuitBreaker,
+} from "./circuit_breaker.ts";
 export { countJobsByStatus } from "./count_jobs_by_status.ts";
 export { countQueuedJobs } from "./count_queued_jobs.ts";
 export { getJobByIdempotencyKey } from "./get_job_by_idempotency_key.ts";

@@ -3,7 +3,7 @@
  * whose defaultHook turns validation failures into problem+json.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { DbCircuitBreaker } from "../db/circuit_breaker.ts";
+import type { DbCircuitBreaker } from "../db/mod.ts";
 import type { Db } from "../db/mod.ts";
 import type { Config } from "../src/config.ts";
 import { fieldErrors, validationError } from "../src/problem.ts";

@@ -13,6 +13,7 @@ import {
 } from "../db/mod.ts";
 import {
   ApiError,
+  DATABASE_UNAVAILABLE_RESPONSE,
   problemResponse,
   TooLargeProblemSchema,
   validationError,
@@ -76,6 +77,7 @@ export function shapeJob(
 const jobJson = { "application/json": { schema: JobSchema } };
 const errors = {
   401: problemResponse("missing or invalid API key"),
+  503: DATABASE_UNAVAILABLE_RESPONSE,
 };
 
 const create = createRoute({

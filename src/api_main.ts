@@ -6,17 +6,13 @@ import { closeDb } from "../db/mod.ts";
 import { createAppFromEnv } from "./app.ts";
 
 const { app, db, config } = await createAppFromEnv();
-const server = Deno.serve({
-  hostname: config.host,
-  port: config.port,
-  onListen: ({ hostname, port }) =>
-    console.log(`API listening on http://${hostname}:${port}`),
-}, app.fetch);
-
-// Finish in-flight requests, then release the pool, so a restart is clean.
-// SSE streams can be open for hours, so they get a few seconds, not forever.
+// Handlers before serve: a signal arriving right after "listening" must
+// still shut down cleanly. No await separates them from serve below, so no
+// handler can run before `server` exists.
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
+    // Finish in-flight requests, then release the pool, so a restart is
+    // clean. SSE streams can be open for hours: a few seconds, not forever.
     await Promise.race([
       server.shutdown(),
       new Promise((resolve) => setTimeout(resolve, 5000)),
@@ -25,3 +21,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.exit(0);
   });
 }
+const server = Deno.serve({
+  hostname: config.host,
+  port: config.port,
+  onListen: ({ hostname, port }) =>
+    console.log(`API listening on http://${hostname}:${port}`),
+}, app.fetch);

@@ -6,7 +6,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { DbCircuitBreaker } from "../db/circuit_breaker.ts";
+import { DbCircuitBreaker } from "../db/mod.ts";
 import { createDb, type Db, isConnectionError } from "../db/mod.ts";
 import { authMiddleware } from "../routes/_auth.ts";
 import { EventWakeups } from "../routes/_event_wakeups.ts";
