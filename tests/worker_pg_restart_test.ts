@@ -88,7 +88,7 @@ Deno.test({
       LEASE_SECONDS: "30",
       FNGD_BACKEND: "wasm",
     });
-    const epochs = 40;
+    const epochs = 100; // ~20 s here: three restarts take ~10 s
     const restarts = 3;
     const samples = 8192;
     try {
@@ -116,11 +116,12 @@ Deno.test({
           validation_split: 0.1,
         },
       });
-      // Several restarts, each after two more epochs: a worker once died on
+      // Several restarts, each after one more epoch: a worker once died on
       // the third of several.
       let atRestart = 0;
+      const restartedAt: number[] = [];
       for (let r = 0; r < restarts; r++) {
-        const after = atRestart + 2;
+        const after = atRestart + 1;
         atRestart = await waitFor(
           () =>
             tolerant(async () => {
@@ -132,6 +133,7 @@ Deno.test({
           100,
         );
         await restartPostgres();
+        restartedAt.push(atRestart);
       }
       const done = await waitFor<JobRow>(
         () =>
@@ -147,7 +149,10 @@ Deno.test({
       // Writes waited for the server instead of failing the run: no attempt was spent.
       assert.equal(done.attempts, 1, worker.output());
       const metrics = await listEpochMetrics(t.db, job.id);
-      assert.ok(atRestart < epochs, "the restart must happen mid-run");
+      assert.ok(
+        atRestart < epochs,
+        `restarts must happen mid-run; they came after epochs ${restartedAt}`,
+      );
       assert.deepEqual(
         metrics.map((m) => m.epoch),
         Array.from({ length: epochs }, (_, i) => i + 1),
@@ -164,6 +169,7 @@ Deno.test({
         "each epoch event once",
       );
       assert.doesNotMatch(worker.output(), /exited with/, "no worker died");
+      console.log(`restarts after epochs ${restartedAt} of ${epochs}`);
       const batches = Math.ceil((samples - Math.floor(samples * 0.1)) / 64);
       const result = done.result as { counters: { solves: number } };
       assert.equal(
