@@ -9,8 +9,9 @@ import {
   NotPositiveDefinite,
 } from "../src/engine/linalg.ts";
 import { solveSmwCoefficients } from "../src/engine/smw.ts";
-import { extractPatches, patchGeometry } from "../src/engine/patches.ts";
-import { gramMatrix } from "../src/engine/layer_math.ts";
+import { extractPatches } from "../src/engine/layers/conv2d.ts";
+import { patchGeometry } from "../src/engine/layers/geometry.ts";
+import { gramMatrix } from "../src/engine/layers/linear_site.ts";
 import { EngineError, initBackend } from "../src/engine/mod.ts";
 import { Rng } from "../src/engine/rng.ts";
 import { gaussSolve, relativeError } from "./_engine.ts";

@@ -36,14 +36,17 @@
  * counted: the runtime itself (Deno, TF.js and the wasm module, about 200 MB),
  * which the limit's default leaves room for.
  */
-import { chooseConvGramMethod } from "./gram_method.ts";
-import type { OptimizerSpec } from "./spec.ts";
+import { plannerOf } from "./layers/plans.ts";
 import {
-  IDENTITY_CONV_MAX_PATCH,
-  type ModelShapes,
-  type PatchGeometry,
-  type PlannedTrainable,
-} from "./shapes.ts";
+  gramFloats,
+  gramFlops,
+  kfacSizes,
+  kfacStepFloats,
+  siteParams,
+  siteStepFloats,
+} from "./layers/linear_cost.ts";
+import type { OptimizerSpec } from "./spec.ts";
+import type { ModelShapes } from "./shapes.ts";
 
 /** Rows per forward pass in evaluation; evaluate.ts reads it from here. */
 export const EVAL_CHUNK_ROWS = 1024;
@@ -108,68 +111,18 @@ export interface CostSpec {
 
 const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
-/** Kernel plus bias floats of one layer. */
-const layerParams = (l: PlannedTrainable) => l.fanIn * l.units + l.units;
-
 /**
  * Floats alive after one forward pass over `m` rows. With `probes` (training),
- * each trainable layer also holds its zero probe and the probe sum.
+ * each weight site also holds its zero probe and the probe sum.
  */
 function forwardFloats(shapes: ModelShapes, m: number, probes: boolean) {
   // The uploaded batch and its one-hot labels (as wide as the logits).
   let floats = m * product(shapes.inputShape) + m * shapes.outputUnits;
   for (const l of shapes.layers) {
-    const out = m * product(l.output);
-    if (l.type === "dense" || l.type === "conv2d") {
-      if (l.geometry) {
-        const g = l.geometry;
-        const padded = paddedInputFloats(g, m);
-        if (padded > m * g.inHeight * g.inWidth * g.channels) floats += padded;
-        // The patch matrix, twice: the identity conv's output, or the kh*kw
-        // slices and their concat.
-        floats += 2 * m * l.positions * l.fanIn;
-        if (probes) {
-          // While gradients are recorded, TF.js keeps a clone of the inputs
-          // a kernel's gradient needs, and wasm's clone is a copy: each of
-          // the kh*kw slices keeps the whole padded input; the identity conv
-          // its input and the identity filter.
-          floats += l.fanIn > IDENTITY_CONV_MAX_PATCH
-            ? g.kernel[0] * g.kernel[1] * padded
-            : padded + l.fanIn * l.fanIn;
-        }
-      }
-      const perOutput = 2 + (probes ? 2 : 0) +
-        (l.activation === "linear" ? 0 : 1);
-      floats += perOutput * out; // product, + bias, [probe, + probe], activation
-    } else if (l.type === "max_pool2d") {
-      floats += out;
-    } // flatten is a reshape: it shares its input's buffer
+    floats += plannerOf(l.type).forwardFloats(l, m, probes);
   }
   // logSoftmax, its product with the labels, and the argmax/equal of evaluation.
   return floats + 3 * m * shapes.outputUnits;
-}
-
-/** Floats of a conv layer's zero-padded input batch. */
-function paddedInputFloats(g: PatchGeometry, m: number): number {
-  const [top, bottom, left, right] = g.pad;
-  return m * (g.inHeight + top + bottom) * (g.inWidth + left + right) *
-    g.channels;
-}
-
-/**
- * Patches taken by kh*kw slices (wide patches) get, in backward, one
- * gradient per slice as large as the whole padded input, then their sums:
- * more than a same-sized gradient when strides or padding make the padded
- * input larger than the output. Only downstream of the first probe.
- */
-function sliceGradientFloats(
-  l: PlannedTrainable,
-  m: number,
-  first: boolean,
-): number {
-  const g = l.geometry;
-  if (!g || first || l.fanIn <= IDENTITY_CONV_MAX_PATCH) return 0;
-  return 2 * g.kernel[0] * g.kernel[1] * paddedInputFloats(g, m);
 }
 
 /** Parameter-sized temporaries of one update, per update rule (counted from update_rules.ts). */
@@ -186,67 +139,32 @@ function slotsPerParam(optimizer: OptimizerSpec): number {
   return optimizer.momentum > 0 ? 1 : 0;
 }
 
-/** K-FAC's A, G, A^-1 and G^-1 of one layer, in floats. */
-function kfacFactorFloats(l: PlannedTrainable): number {
-  const na = l.fanIn + 1;
-  return 2 * (na * na + l.units * l.units);
-}
-
-/** Backend floats of one layer's Gram computation over `m` samples (layer_math.ts). */
-function gramBackendFloats(l: PlannedTrainable, m: number): number {
-  const rows = m * l.positions;
-  if (l.type === "dense") {
-    // A A^T, + 1, E^T, E E^T, the two products.
-    return 5 * m * m + l.units * m;
-  }
-  const method = chooseConvGramMethod(m, l.positions, l.fanIn, l.units);
-  if (method === "pairwise") {
-    // P P^T, + 1, E^T, E E^T, their product: (M T)^2 each; the block sum and scale.
-    return 4 * rows * rows + rows * l.units + 2 * m * m;
-  }
-  // Patches transposed per sample, per-sample gradients and their transpose,
-  // bias gradients and theirs, then Kw, Kb, their sum and its scale.
-  return rows * l.fanIn + 2 * m * l.fanIn * l.units + 2 * m * l.units +
-    4 * m * m;
-}
-
-/** Bytes of one layer's K-FAC factor update on the backend (layer_math.ts, kfac_optimizer.ts). */
-function kfacStepFloats(l: PlannedTrainable, m: number): number {
-  const rows = m * l.positions;
-  const na = l.fanIn + 1;
-  const ng = l.units;
-  // [a, 1] and its transpose, A and A / rows; E^T, G and G * M; the running
-  // averages (2 products and a sum each); the stacked gradient and 2 products.
-  return 2 * rows * na + 2 * na * na + rows * ng + 2 * ng * ng +
-    3 * (na * na + ng * ng) + 3 * na * ng;
-}
-
 function curvatureBytes(
   shapes: ModelShapes,
   optimizer: OptimizerSpec,
   m: number,
 ): number {
-  const layers = shapes.trainable;
+  const sites = shapes.trainable;
   if (optimizer.name === "ngd" || optimizer.name === "fngd") {
     let backend = 0;
-    for (const l of layers) backend += gramBackendFloats(l, m);
+    for (const s of sites) backend += gramFloats(s, m);
     // readHost concatenates every Gram matrix and copies it to the host.
-    const host = 2 * layers.length * m * m;
-    // Per layer, the float64 system and the Cholesky factor (a working copy).
-    const solve = layers.length * 2 * m * m * F64;
+    const host = 2 * sites.length * m * m;
+    // Per site, the float64 system and the Cholesky factor (a working copy).
+    const solve = sites.length * 2 * m * m * F64;
     return (backend + host) * F32 + solve;
   }
   if (optimizer.name === "kfac") {
     let step = 0;
     let factors = 0;
     let inverses = 0;
-    for (const l of layers) {
-      step += kfacStepFloats(l, m);
-      const na = l.fanIn + 1;
-      factors += na * na + l.units * l.units;
+    for (const s of sites) {
+      step += kfacStepFloats(s, m);
+      const { a, g } = kfacSizes(s);
+      factors += a * a + g * g;
       // Per factor: float64 copy, Cholesky working copy, inverse workspace and
       // result; the float32 result and its upload.
-      for (const n of [na, l.units]) inverses += n * n * (4 * F64 + 2 * F32);
+      for (const n of [a, g]) inverses += n * n * (4 * F64 + 2 * F32);
     }
     // At a refresh every factor is concatenated on the backend and copied to the host.
     return step * F32 + 2 * factors * F32 + inverses;
@@ -260,27 +178,19 @@ function curvatureFlops(
   m: number,
 ): number {
   let flops = 0;
-  for (const l of shapes.trainable) {
-    const rows = m * l.positions;
-    const k = l.fanIn;
-    const u = l.units;
+  for (const s of shapes.trainable) {
     if (optimizer.name === "ngd" || optimizer.name === "fngd") {
-      if (l.type === "dense") {
-        flops += 2 * m * m * (k + u) + 3 * m * m;
-      } else if (chooseConvGramMethod(m, l.positions, k, u) === "pairwise") {
-        flops += 2 * rows * rows * (k + u) + 3 * rows * rows;
-      } else {
-        flops += 2 * rows * k * u + 2 * m * m * (k * u + u) + 2 * m * m;
-      }
+      flops += gramFlops(s, m);
       // Building the system, Cholesky (M^3 / 3), the two triangular solves.
       flops += 2 * m * m + (m * m * m) / 3 + 2 * m * m;
     } else if (optimizer.name === "kfac") {
-      const na = k + 1;
-      flops += 2 * rows * na * na + 2 * rows * u * u; // this batch's A and G
-      flops += 3 * (na * na + u * u); // running averages
-      flops += 2 * na * na * u + 2 * na * u * u; // A^-1 [dW; db] G^-1
+      const rows = m * s.positions;
+      const { a, g } = kfacSizes(s);
+      flops += 2 * rows * a * a + 2 * rows * g * g; // this batch's A and G
+      flops += 3 * (a * a + g * g); // running averages
+      flops += 2 * a * a * g + 2 * a * g * g; // A^-1 [dW; db] G^-1
       // Cholesky (n^3/3) and inverse (2n^3/3) of both factors, every inv_every steps.
-      flops += (na ** 3 + u ** 3) / optimizer.inv_every;
+      flops += (a ** 3 + g ** 3) / optimizer.inv_every;
     }
   }
   return flops;
@@ -300,27 +210,29 @@ export function estimateJobCost(
   const valRows = Math.floor(data.trainSamples * spec.validation_split);
   const trainRows = data.trainSamples - valRows;
   const m = Math.max(1, Math.min(spec.batch_size, trainRows));
-  const layers = shapes.trainable;
+  const sites = shapes.trainable;
 
-  const params = layers.reduce((n, l) => n + layerParams(l), 0);
+  const params = sites.reduce((n, s) => n + siteParams(s), 0);
   const slots = slotsPerParam(optimizer) * params;
+  // K-FAC's A, G, A^-1 and G^-1 of every site.
   const kfacFactors = optimizer.name === "kfac"
-    ? layers.reduce((n, l) => n + kfacFactorFloats(l), 0)
+    ? sites.reduce((n, s) => {
+      const { a, g } = kfacSizes(s);
+      return n + 2 * (a * a + g * g);
+    }, 0)
     : 0;
-  // fngd's M c columns: one float per training row and layer on the backend,
+  // fngd's M c columns: one float per training row and site on the backend,
   // and the same again in the coefficient store.
   const coefficients = optimizer.name === "fngd"
-    ? 2 * trainRows * layers.length
+    ? 2 * trainRows * sites.length
     : 0;
 
   // Backward gives every forward intermediate a same-sized gradient: an
   // over-count, since only tensors downstream of a probe get one.
   let trainStep = 2 * forwardFloats(shapes, m, true);
-  for (const l of layers) {
-    const rows = m * l.positions;
-    // Transposed inputs (for the weight gradient) and the weighted output gradient.
-    trainStep += rows * l.fanIn + rows * l.units;
-    trainStep += sliceGradientFloats(l, m, l === layers[0]);
+  for (const s of sites) trainStep += siteStepFloats(s, m);
+  for (const l of shapes.layers) {
+    trainStep += plannerOf(l.type).backwardFloats(l, m, l.inputGradient);
   }
   trainStep += updateTemporaries(optimizer) * params;
   const evalRows = Math.min(
@@ -364,27 +276,11 @@ function stepFlops(
 ): FlopEstimate {
   let forward = 0;
   let backward = 0;
-  shapes.layers.forEach((l) => {
-    if (l.type === "dense" || l.type === "conv2d") {
-      const rows = m * l.positions;
-      const matmul = 2 * rows * l.fanIn * l.units;
-      // Identity-filter conv: every patch column sums fanIn inputs.
-      const patches = l.type === "conv2d" && l.fanIn <= IDENTITY_CONV_MAX_PATCH
-        ? 2 * rows * l.fanIn * l.fanIn
-        : 0;
-      const elementwise = 3 * rows * l.units; // bias, probe, activation
-      forward += matmul + patches + elementwise;
-      // The weight gradient A^T E is the optimizer's, for every layer.
-      backward += matmul + elementwise;
-      // The gradient to the inputs (and back through the patch extraction)
-      // only exists downstream of the first probe.
-      if (l !== shapes.trainable[0]) backward += matmul + patches;
-    } else if (l.type === "max_pool2d") {
-      const window = l.pool[0] * l.pool[1];
-      forward += m * product(l.output) * window;
-      backward += m * product(l.output) * window;
-    }
-  });
+  for (const l of shapes.layers) {
+    const f = plannerOf(l.type).flops(l, m, l.inputGradient);
+    forward += f.forward;
+    backward += f.backward;
+  }
   const loss = 5 * m * shapes.outputUnits;
   forward += loss;
   backward += loss;

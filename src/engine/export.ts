@@ -3,6 +3,7 @@
  * a trained model with `tf.loadLayersModel` anywhere TF.js runs.
  */
 import * as tf from "@tensorflow/tfjs";
+import type { ExportSink } from "./layers/mod.ts";
 import type { SequentialModel } from "./model.ts";
 
 /** The saved model: `model.json` content and the concatenated weight bytes. */
@@ -20,57 +21,18 @@ export async function exportModel(
   const seq = tf.sequential();
   const pairs: [tf.layers.Layer, () => tf.Tensor[]][] = [];
   let first = true;
-  const inputShape = model.inputShape;
-  let specIndex = 0;
-  for (const step of model.steps) {
-    const layerSpec = model.spec.layers[specIndex++];
-    const input = first ? { inputShape } : {};
-    first = false;
-    if (step.kind === "flatten") {
-      seq.add(tf.layers.flatten(input));
-    } else if (step.kind === "max_pool2d") {
-      seq.add(
-        tf.layers.maxPooling2d({
-          ...input,
-          poolSize: step.pool,
-          strides: step.strides,
-          padding: step.padding,
-        }),
-      );
-    } else {
-      const l = step.layer;
-      if (l.kind === "dense") {
-        const layer = tf.layers.dense({
-          ...input,
-          units: l.units,
-          activation: l.activation,
-        });
-        seq.add(layer);
-        pairs.push([layer, () => [l.kernel, l.bias]]);
-      } else {
-        const g = l.geometry!;
-        const padding = layerSpec.type === "conv2d"
-          ? layerSpec.padding
-          : "valid";
-        const layer = tf.layers.conv2d({
-          ...input,
-          filters: l.units,
-          kernelSize: g.kernel,
-          strides: g.strides,
-          padding,
-          activation: l.activation,
-        });
-        seq.add(layer);
-        pairs.push([
-          layer,
-          () => [
-            tf.reshape(l.kernel, [...g.kernel, g.channels, l.units]),
-            l.bias,
-          ],
-        ]);
-      }
-    }
-  }
+  const sink: ExportSink = {
+    inputConfig() {
+      const config = first ? { inputShape: model.inputShape } : {};
+      first = false;
+      return config;
+    },
+    add(layer, weights) {
+      seq.add(layer);
+      if (weights) pairs.push([layer, weights]);
+    },
+  };
+  for (const layer of model.layers) layer.exportTo(sink);
   for (const [layer, weights] of pairs) {
     const ws = tf.tidy(weights);
     layer.setWeights(ws);

@@ -29,5 +29,6 @@ export {
   inferModelShapes,
   type ModelShapes,
   type PlannedLayer,
+  type PlannedSite,
 } from "./shapes.ts";
 export { formatBytes } from "./units.ts";

@@ -1,111 +1,28 @@
 /**
  * Shape inference from the spec alone, allocating nothing: every layer's input
- * and output shape, conv geometry, and the checks that make a spec runnable.
- * `SequentialModel` builds from this plan and the API admits jobs with it, so
- * what is accepted at submission is exactly what the engine can build.
+ * and output shape, its weight sites, and the checks that make a spec
+ * runnable. Each kind's planner (layers/) does its own layer; this walks the
+ * list. `SequentialModel` builds from this plan and the API admits jobs with
+ * it, so what is accepted at submission is exactly what the engine can build.
  */
-import type { Activation, ModelSpec } from "./spec.ts";
+import type { PlannedSite } from "./layers/kind.ts";
+import {
+  LAYER_PLANNERS,
+  type PlannedLayer,
+  plannerOf,
+} from "./layers/plans.ts";
+import type { ModelSpec } from "./spec.ts";
 import { EngineError, type SpecPath } from "./types.ts";
 
-/** Static geometry of one conv layer. */
-export interface PatchGeometry {
-  inHeight: number;
-  inWidth: number;
-  channels: number;
-  kernel: [number, number];
-  strides: [number, number];
-  /** Zero padding [top, bottom, left, right] (TF's `same` rule). */
-  pad: [number, number, number, number];
-  outHeight: number;
-  outWidth: number;
-}
-
-/** Computes output size and padding exactly as TensorFlow does for `valid` and `same`. */
-export function patchGeometry(
-  input: [number, number, number],
-  kernel: [number, number],
-  strides: [number, number],
-  padding: "valid" | "same",
-): PatchGeometry {
-  const [h, w, c] = input;
-  let outHeight: number, outWidth: number;
-  let pad: [number, number, number, number] = [0, 0, 0, 0];
-  if (padding === "same") {
-    outHeight = Math.ceil(h / strides[0]);
-    outWidth = Math.ceil(w / strides[1]);
-    const ph = Math.max((outHeight - 1) * strides[0] + kernel[0] - h, 0);
-    const pw = Math.max((outWidth - 1) * strides[1] + kernel[1] - w, 0);
-    pad = [
-      Math.floor(ph / 2),
-      ph - Math.floor(ph / 2),
-      Math.floor(pw / 2),
-      pw - Math.floor(pw / 2),
-    ];
-  } else {
-    outHeight = Math.floor((h - kernel[0]) / strides[0]) + 1;
-    outWidth = Math.floor((w - kernel[1]) / strides[1]) + 1;
-  }
-  return {
-    inHeight: h,
-    inWidth: w,
-    channels: c,
-    kernel,
-    strides,
-    pad,
-    outHeight,
-    outWidth,
-  };
-}
-
-/**
- * Patch widths (kh*kw*C) up to this are extracted with an identity-filter
- * conv, wider ones with slices (patches.ts has the measurements).
- */
-export const IDENTITY_CONV_MAX_PATCH = 100;
-
-interface PlannedBase {
-  /** Position in `model.layers`. */
-  index: number;
-  /** Shape of one sample entering the layer. */
-  input: number[];
-  /** Shape of one sample leaving it. */
-  output: number[];
-}
-
-/** A trainable layer as planned: `inputs (rows, fanIn) @ kernel (fanIn, units)`. */
-export interface PlannedTrainable extends PlannedBase {
-  type: "dense" | "conv2d";
-  fanIn: number;
-  units: number;
-  activation: Activation;
-  /** Output positions per sample: 1 for dense, outH * outW for conv. */
-  positions: number;
-  /** Conv geometry; undefined for dense. */
-  geometry?: PatchGeometry;
-}
-
-/** A max pooling layer as planned. */
-export interface PlannedPool extends PlannedBase {
-  type: "max_pool2d";
-  pool: [number, number];
-  strides: [number, number];
-  padding: "valid" | "same";
-}
-
-/** A flatten layer as planned. */
-export interface PlannedFlatten extends PlannedBase {
-  type: "flatten";
-}
-
-/** One layer of the plan. */
-export type PlannedLayer = PlannedTrainable | PlannedPool | PlannedFlatten;
+export type { PlannedLayer } from "./layers/plans.ts";
+export type { PlannedSite } from "./layers/kind.ts";
 
 /** The whole model's shapes. */
 export interface ModelShapes {
   inputShape: number[];
   layers: PlannedLayer[];
-  /** The trainable layers in order; `trainable[i]` is trainable layer i. */
-  trainable: PlannedTrainable[];
+  /** Every weight site in forward order; `trainable[i].index === i`. */
+  trainable: PlannedSite[];
   /** Logits per sample. */
   outputUnits: number;
 }
@@ -128,13 +45,15 @@ export function specError(path: SpecPath, message: string): EngineError {
   );
 }
 
-const pair = (v: number | [number, number]): [number, number] =>
-  Array.isArray(v) ? v : [v, v];
-
 const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
+/** Kinds whose output may be the class logits, for the last layer's message. */
+const LOGIT_KINDS = Object.values(LAYER_PLANNERS).filter((p) => p.logits)
+  .map((p) => p.type).join(" or ");
+
 /**
- * Infers every layer's shapes from `spec`, allocating no tensor.
+ * Infers every layer's shapes and weight sites from `spec`, allocating no
+ * tensor.
  * @throws {EngineError} `invalid_spec` whose `path` names the offending layer
  * field: a dense layer on a non-flat input, a conv or pool on a non-image, a
  * kernel or pool that does not fit its input, or a last layer that is not a
@@ -142,121 +61,42 @@ const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
  * after the first trainable layer (whose patch extraction has no gradient).
  */
 export function inferModelShapes(spec: ModelSpec): ModelShapes {
-  let shape = [...spec.input_shape];
+  let input = [...spec.input_shape];
   const layers: PlannedLayer[] = [];
+  const sites: PlannedSite[] = [];
+  const ordinals = new Map<string, number>();
   spec.layers.forEach((l, index) => {
     const at: SpecPath = ["model", "layers", index];
-    const input = [...shape];
-    if (l.type === "dense") {
-      if (shape.length !== 1) {
-        throw specError(
-          at,
-          `dense expects a flat input, got shape [${shape}]; add a flatten layer before it`,
-        );
-      }
-      shape = [l.units];
-      layers.push({
-        type: "dense",
-        index,
-        input,
-        output: shape,
-        fanIn: input[0],
-        units: l.units,
-        activation: l.activation,
-        positions: 1,
-      });
-    } else if (l.type === "conv2d") {
-      if (shape.length !== 3) {
-        throw specError(
-          at,
-          `conv2d expects input [height, width, channels], got [${shape}]`,
-        );
-      }
-      const [kh, kw] = pair(l.kernel_size);
-      const geometry = patchGeometry(
-        shape as [number, number, number],
-        [kh, kw],
-        pair(l.strides),
-        l.padding,
-      );
-      if (geometry.outHeight < 1 || geometry.outWidth < 1) {
-        throw specError(
-          [...at, "kernel_size"],
-          `a ${kh}x${kw} kernel does not fit input [${shape}] with padding ${l.padding}; use a kernel of at most ${
-            shape[0]
-          }x${shape[1]} or padding "same"`,
-        );
-      }
-      const fanIn = kh * kw * input[2];
-      const strided = geometry.strides[0] > 1 || geometry.strides[1] > 1;
-      const first = !layers.some((p) =>
-        p.type === "conv2d" || p.type === "dense"
-      );
-      if (strided && fanIn > IDENTITY_CONV_MAX_PATCH && !first) {
-        // Wide patches are cut with stridedSlice when strided, and TF.js has
-        // no gradient for it; the first trainable layer needs none.
-        throw specError(
-          [...at, "strides"],
-          `strides [${geometry.strides}] need patches of at most ${IDENTITY_CONV_MAX_PATCH} values (kernel height x width x input channels) after the first trainable layer, got ${kh}x${kw}x${
-            input[2]
-          } = ${fanIn}; use strides 1 (and a max_pool2d), a smaller kernel, or fewer input channels`,
-        );
-      }
-      shape = [geometry.outHeight, geometry.outWidth, l.filters];
-      layers.push({
-        type: "conv2d",
-        index,
-        input,
-        output: shape,
-        fanIn,
-        units: l.filters,
-        activation: l.activation,
-        positions: geometry.outHeight * geometry.outWidth,
-        geometry,
-      });
-    } else if (l.type === "max_pool2d") {
-      if (shape.length !== 3) {
-        throw specError(
-          at,
-          `max_pool2d expects a 3-D input [height, width, channels], got [${shape}]`,
-        );
-      }
-      const pool = pair(l.pool_size);
-      const strides = pair(l.strides ?? l.pool_size);
-      const g = patchGeometry(
-        shape as [number, number, number],
-        pool,
-        strides,
-        l.padding,
-      );
-      if (g.outHeight < 1 || g.outWidth < 1) {
-        throw specError(
-          [...at, "pool_size"],
-          `pool [${pool}] does not fit input [${shape}] with padding ${l.padding}; use a pool of at most ${
-            shape[0]
-          }x${shape[1]} or padding "same"`,
-        );
-      }
-      shape = [g.outHeight, g.outWidth, shape[2]];
-      layers.push({
-        type: "max_pool2d",
-        index,
-        input,
-        output: shape,
-        pool,
-        strides,
-        padding: l.padding,
-      });
-    } else {
-      shape = [product(shape)];
-      layers.push({ type: "flatten", index, input, output: shape });
-    }
+    // Names count layers of one kind: dense_1, dense_2, conv2d_1.
+    const ordinal = (ordinals.get(l.type) ?? 0) + 1;
+    ordinals.set(l.type, ordinal);
+    const name = `${l.type}_${ordinal}`;
+    const inputGradient = sites.length > 0;
+    const fields = plannerOf(l.type).plan(l, {
+      index,
+      input,
+      inputGradient,
+      site: (shape, part) => {
+        const site = {
+          ...shape,
+          index: sites.length,
+          name: part === undefined ? name : `${name}/${part}`,
+          layer: index,
+        };
+        sites.push(site);
+        return site;
+      },
+      fail: (message, field) =>
+        specError(field === undefined ? at : [...at, field], message),
+    });
+    layers.push({ ...fields, index, input: [...input], inputGradient });
+    input = fields.output;
   });
   const last = spec.layers.length - 1;
-  if (spec.layers[last].type !== "dense") {
+  if (!plannerOf(spec.layers[last].type).logits) {
     throw specError(
       ["model", "layers", last],
-      `the last layer must be dense (its outputs are the class logits), got ${
+      `the last layer must be ${LOGIT_KINDS} (its outputs are the class logits), got ${
         spec.layers[last].type
       }`,
     );
@@ -264,10 +104,8 @@ export function inferModelShapes(spec: ModelSpec): ModelShapes {
   return {
     inputShape: [...spec.input_shape],
     layers,
-    trainable: layers.filter((l): l is PlannedTrainable =>
-      l.type === "dense" || l.type === "conv2d"
-    ),
-    outputUnits: shape[0],
+    trainable: sites,
+    outputUnits: input[0],
   };
 }
 

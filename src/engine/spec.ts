@@ -5,65 +5,14 @@
 import { z } from "zod";
 import { syntheticBytes } from "./data/synthetic_size.ts";
 import { formatBytes } from "./units.ts";
+import { positiveInt } from "./spec_fields.ts";
+import { LayerSpec } from "./layers/plans.ts";
 
-/** Activations a layer may use; `linear` is the identity. */
-export const ACTIVATIONS = ["relu", "tanh", "linear"] as const;
+export { type Activation, ACTIVATIONS } from "./spec_fields.ts";
+/** Any layer, discriminated by `type`: the union of the kinds' specs (layers/plans.ts). */
+export { LayerSpec } from "./layers/plans.ts";
 /** Optimizer names the engine implements. */
 export const OPTIMIZER_NAMES = ["sgd", "adamw", "ngd", "fngd", "kfac"] as const;
-
-const positiveInt = (name: string, max: number) =>
-  z.int({ error: `${name} must be an integer` }).min(1, {
-    error: (i) => `${name} must be between 1 and ${max}, got ${i.input}`,
-  }).max(max, {
-    error: (i) => `${name} must be between 1 and ${max}, got ${i.input}`,
-  });
-
-const kernelSize = z.union([
-  positiveInt("kernel_size", 15),
-  z.tuple([positiveInt("kernel_size", 15), positiveInt("kernel_size", 15)]),
-]);
-
-/** A fully connected layer: `y = act(x W + b)`. */
-export const DenseLayerSpec = z.strictObject({
-  type: z.literal("dense"),
-  units: positiveInt("units", 8192),
-  activation: z.enum(ACTIVATIONS).default("linear"),
-});
-
-/** A 2-D convolution over NHWC input. */
-export const Conv2dLayerSpec = z.strictObject({
-  type: z.literal("conv2d"),
-  filters: positiveInt("filters", 1024),
-  kernel_size: kernelSize,
-  strides: z.union([
-    positiveInt("strides", 8),
-    z.tuple([positiveInt("strides", 8), positiveInt("strides", 8)]),
-  ]).default(1),
-  padding: z.enum(["valid", "same"]).default("valid"),
-  activation: z.enum(ACTIVATIONS).default("linear"),
-});
-
-/** Max pooling; `strides` defaults to `pool_size`. */
-export const MaxPool2dLayerSpec = z.strictObject({
-  type: z.literal("max_pool2d"),
-  pool_size: kernelSize.default(2),
-  strides: z.union([
-    positiveInt("strides", 8),
-    z.tuple([positiveInt("strides", 8), positiveInt("strides", 8)]),
-  ]).optional(),
-  padding: z.enum(["valid", "same"]).default("valid"),
-});
-
-/** Flattens NHWC feature maps into vectors. */
-export const FlattenLayerSpec = z.strictObject({ type: z.literal("flatten") });
-
-/** Any layer, discriminated by `type`. */
-export const LayerSpec = z.discriminatedUnion("type", [
-  DenseLayerSpec,
-  Conv2dLayerSpec,
-  MaxPool2dLayerSpec,
-  FlattenLayerSpec,
-]);
 
 /** A sequential classifier; the last layer's outputs are logits. */
 export const ModelSpec = z.strictObject({
@@ -230,8 +179,6 @@ export type JobSpec = z.infer<typeof JobSpec>;
 /** The spec as a client may write it, defaults optional. */
 export type JobSpecInput = z.input<typeof JobSpec>;
 export type ModelSpec = z.infer<typeof ModelSpec>;
-export type LayerSpec = z.infer<typeof LayerSpec>;
 export type OptimizerSpec = z.infer<typeof OptimizerSpec>;
 export type DatasetSpec = z.infer<typeof DatasetSpec>;
-export type Activation = (typeof ACTIVATIONS)[number];
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];

@@ -14,7 +14,8 @@ import {
 } from "./types.ts";
 import type { JobSpec } from "./spec.ts";
 export { SEED_STREAM } from "./rng.ts";
-import { type LayerCapture, SequentialModel } from "./model.ts";
+import { SequentialModel } from "./model.ts";
+import type { SiteCapture } from "./layers/mod.ts";
 import {
   createOptimizer,
   type Optimizer,
@@ -254,7 +255,7 @@ class TrainingRun {
     const start = this.plan.start(batch);
     const m = this.plan.size(batch);
     let loss = NaN;
-    const captures: LayerCapture[] = [];
+    const captures: SiteCapture[] = [];
     try {
       tf.tidy(() => {
         const { x: xb, y: yb } = this.split.train.rows(start, m);

@@ -9,16 +9,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { choleskyInverse, choleskyWithJitter } from "../linalg.ts";
-import {
-  kfacFactors,
-  meanGradient,
-  splitKernelBias,
-  stackKernelBias,
-} from "../layer_math.ts";
-import type { TrainableLayer } from "../model.ts";
+import type { WeightSite } from "../layers/mod.ts";
 import { BaseOptimizer, type StepContext } from "./optimizer.ts";
 import type { UpdateRule } from "./update_rules.ts";
 
+/** One site's K-FAC state. */
 interface Factors {
   name: string;
   a: tf.Variable<tf.Rank.R2>;
@@ -56,18 +51,17 @@ export class KfacOptimizer extends BaseOptimizer {
   #steps = 0;
 
   constructor(
-    layers: TrainableLayer[],
+    sites: WeightSite[],
     rule: UpdateRule,
     readonly damping: number,
     readonly decay: number,
     readonly invEvery: number,
   ) {
-    super(layers, rule);
-    this.#factors = layers.map((l) => {
-      const na = l.fanIn + 1;
-      const ng = l.units;
+    super(sites, rule);
+    this.#factors = sites.map((s) => {
+      const { a: na, g: ng } = s.math.kfacSizes(s);
       return tf.tidy(() => ({
-        name: l.name,
+        name: s.name,
         a: tf.variable(tf.zeros([na, na]) as tf.Tensor2D, false),
         g: tf.variable(tf.zeros([ng, ng]) as tf.Tensor2D, false),
         aInv: tf.variable(tf.eye(na) as tf.Tensor2D, false),
@@ -79,11 +73,11 @@ export class KfacOptimizer extends BaseOptimizer {
   step(ctx: StepContext): void {
     // The first batch seeds the averages; afterwards they decay.
     const w = this.#steps === 0 ? 1 : 1 - this.decay;
-    this.layers.forEach((l, i) => {
+    this.sites.forEach((s, i) => {
       const f = this.#factors[i];
-      const batch = kfacFactors(
-        ctx.captures[l.index],
-        ctx.outGrads[l.index],
+      const batch = s.math.kfacFactors(
+        ctx.captures[s.index],
+        ctx.outGrads[s.index],
         ctx.m,
       );
       f.a.assign(tf.add(tf.mul(f.a, 1 - w), tf.mul(batch.a, w)));
@@ -91,12 +85,13 @@ export class KfacOptimizer extends BaseOptimizer {
     });
     if (this.#steps % this.invEvery === 0) this.#refreshInverses(ctx);
     this.#steps += 1;
-    this.apply(this.layers.map((l, i) => {
+    this.apply(this.sites.map((s, i) => {
       const f = this.#factors[i];
-      const grad = stackKernelBias(
-        meanGradient(ctx.captures[l.index], ctx.outGrads[l.index]),
+      const grad = s.math.meanGradient(
+        ctx.captures[s.index],
+        ctx.outGrads[s.index],
       );
-      return splitKernelBias(tf.matMul(tf.matMul(f.aInv, grad), f.gInv));
+      return s.math.kfacPrecondition(grad, f.aInv, f.gInv);
     }));
   }
 

@@ -1,6 +1,6 @@
 /** Builds the optimizer a spec names. */
 import type { OptimizerSpec } from "../spec.ts";
-import type { TrainableLayer } from "../model.ts";
+import type { WeightSite } from "../layers/mod.ts";
 import type { CoefficientStore } from "../types.ts";
 import { FirstOrderOptimizer, type Optimizer } from "./optimizer.ts";
 import { AdamwRule, MomentumRule } from "./update_rules.ts";
@@ -17,46 +17,46 @@ function momentumRule(
     nesterov?: boolean;
     weight_decay: number;
   },
-  layers: TrainableLayer[],
+  sites: WeightSite[],
 ): MomentumRule {
   return new MomentumRule(
     spec.lr,
     spec.momentum,
     spec.nesterov ?? false,
     spec.weight_decay,
-    layers,
+    sites,
   );
 }
 
-/** One optimizer for `layers`, configured from the validated spec. */
+/** One optimizer for `sites`, configured from the validated spec. */
 export function createOptimizer(
   spec: OptimizerSpec,
-  layers: TrainableLayer[],
+  sites: WeightSite[],
   store: CoefficientStore,
 ): Optimizer {
   switch (spec.name) {
     case "sgd":
       return new FirstOrderOptimizer(
-        layers,
-        momentumRule(spec, layers),
+        sites,
+        momentumRule(spec, sites),
       );
     case "adamw":
       return new FirstOrderOptimizer(
-        layers,
+        sites,
         new AdamwRule(
           spec.lr,
           spec.beta1,
           spec.beta2,
           spec.epsilon,
           spec.weight_decay,
-          layers,
+          sites,
         ),
       );
     case "ngd":
     case "fngd":
       return new SmwOptimizer(
-        layers,
-        momentumRule(spec, layers),
+        sites,
+        momentumRule(spec, sites),
         spec.damping,
         spec.name === "ngd"
           ? { everyStep: true }
@@ -65,8 +65,8 @@ export function createOptimizer(
       );
     case "kfac":
       return new KfacOptimizer(
-        layers,
-        momentumRule(spec, layers),
+        sites,
+        momentumRule(spec, sites),
         spec.damping,
         spec.factor_decay,
         spec.inv_every,

@@ -4,8 +4,7 @@
  * preconditions (`directions`) and applies (`UpdateRule`).
  */
 import * as tf from "@tensorflow/tfjs";
-import { type LayerGrad, meanGradient } from "../layer_math.ts";
-import type { LayerCapture, TrainableLayer } from "../model.ts";
+import type { SiteCapture, SiteGrad, WeightSite } from "../layers/mod.ts";
 import type {
   CoefficientLayerSummary,
   Counters,
@@ -20,9 +19,9 @@ export interface StepContext {
   batch: number;
   /** Samples in this batch. */
   m: number;
-  /** Per trainable layer: its inputs or patches. */
-  captures: LayerCapture[];
-  /** Per trainable layer: d(mean loss)/d(pre-activation), rows = samples x positions. */
+  /** Per weight site: its inputs or patches. */
+  captures: SiteCapture[];
+  /** Per weight site: d(mean loss)/d(pre-activation), rows = samples x positions. */
   outGrads: tf.Tensor2D[];
   /** Reads `tensors` to the host together with the loss: at most once per step. */
   readHost(tensors: tf.Tensor[]): Float32Array[];
@@ -68,7 +67,7 @@ export abstract class BaseOptimizer implements Optimizer {
   protected events: EngineEvent[] = [];
 
   constructor(
-    readonly layers: TrainableLayer[],
+    readonly sites: WeightSite[],
     readonly rule: UpdateRule,
   ) {}
 
@@ -100,10 +99,10 @@ export abstract class BaseOptimizer implements Optimizer {
     return e;
   }
 
-  /** Applies one direction per layer through the update rule. */
-  protected apply(directions: LayerGrad[]): void {
+  /** Applies one direction per site through the update rule. */
+  protected apply(directions: SiteGrad[]): void {
     this.rule.beginStep();
-    this.layers.forEach((l, i) => this.rule.apply(l, directions[i]));
+    this.sites.forEach((s, i) => this.rule.apply(s, directions[i]));
   }
 
   stateVariables(): Map<string, tf.Variable> {
@@ -127,8 +126,8 @@ export abstract class BaseOptimizer implements Optimizer {
 export class FirstOrderOptimizer extends BaseOptimizer {
   step(ctx: StepContext): void {
     this.apply(
-      this.layers.map((l) =>
-        meanGradient(ctx.captures[l.index], ctx.outGrads[l.index])
+      this.sites.map((s) =>
+        s.math.meanGradient(ctx.captures[s.index], ctx.outGrads[s.index])
       ),
     );
   }

@@ -4,8 +4,7 @@
  * inversion epochs, caches them per (batch, layer), and reuses them after.
  */
 import * as tf from "@tensorflow/tfjs";
-import { gramMatrix, type LayerGrad, weightedGradient } from "../layer_math.ts";
-import type { TrainableLayer } from "../model.ts";
+import type { SiteGrad, WeightSite } from "../layers/mod.ts";
 import { solveSmwCoefficients } from "../smw.ts";
 import type {
   CoefficientLayerSummary,
@@ -45,13 +44,13 @@ export class SmwOptimizer extends BaseOptimizer {
   #columns = new Map<string, tf.Tensor2D>();
 
   constructor(
-    layers: TrainableLayer[],
+    sites: WeightSite[],
     rule: UpdateRule,
     readonly alpha: number,
     readonly schedule: SmwSchedule,
     readonly store: CoefficientStore,
   ) {
-    super(layers, rule);
+    super(sites, rule);
   }
 
   override phase(epoch: number): Phase {
@@ -67,11 +66,11 @@ export class SmwOptimizer extends BaseOptimizer {
   override async beforeStep(epoch: number, batch: number): Promise<void> {
     this.#cached = [];
     if (this.schedule.everyStep || this.#isInversionEpoch(epoch)) return;
-    for (const l of this.layers) {
+    for (const s of this.sites) {
       // The store is read only for what the backend cache lacks (e.g. after a resume).
-      const onBackend = this.#columns.has(`${batch}:${l.index}`);
+      const onBackend = this.#columns.has(`${batch}:${s.index}`);
       this.#cached.push(
-        onBackend ? undefined : await this.store.get(batch, l.index),
+        onBackend ? undefined : await this.store.get(batch, s.index),
       );
     }
   }
@@ -94,9 +93,9 @@ export class SmwOptimizer extends BaseOptimizer {
 
   step(ctx: StepContext): void {
     const inverseFree = this.phase(ctx.epoch) === "inverse_free";
-    const need = this.layers.filter((l) =>
-      this.#cached[l.index] === undefined &&
-      !(inverseFree && this.#columns.has(`${ctx.batch}:${l.index}`))
+    const need = this.sites.filter((s) =>
+      this.#cached[s.index] === undefined &&
+      !(inverseFree && this.#columns.has(`${ctx.batch}:${s.index}`))
     );
     if (
       need.length > 0 && inverseFree && !this.#warnedMissing
@@ -112,11 +111,11 @@ export class SmwOptimizer extends BaseOptimizer {
         },
       });
     }
-    const grams = need.map((l) =>
-      gramMatrix(ctx.captures[l.index], ctx.outGrads[l.index], ctx.m)
+    const grams = need.map((s) =>
+      s.math.gram(ctx.captures[s.index], ctx.outGrads[s.index], ctx.m)
     );
     const host = ctx.readHost(grams);
-    need.forEach((l, j) => {
+    need.forEach((s, j) => {
       const sol = solveSmwCoefficients(host[j], ctx.m, this.alpha);
       this.counters.gram_computations += 1;
       this.counters.solves += 1;
@@ -128,28 +127,28 @@ export class SmwOptimizer extends BaseOptimizer {
             level: "warn",
             message: "Gram system was not positive definite; added jitter",
             batch: ctx.batch,
-            layer: l.index,
+            layer: s.index,
             jitter: sol.jitter,
             retries: sol.retries,
           },
         });
       }
-      this.#cached[l.index] = sol.coefficients;
+      this.#cached[s.index] = sol.coefficients;
       if (!this.schedule.everyStep) {
         this.#solved.push({
           batch: ctx.batch,
-          layer: l.index,
+          layer: s.index,
           c: sol.coefficients,
           lambda: sol.lambda,
         });
-        this.#record(ctx.epoch, l.index, sol.coefficients);
+        this.#record(ctx.epoch, s.index, sol.coefficients);
       }
     });
-    const dirs: LayerGrad[] = this.layers.map((l) =>
-      weightedGradient(
-        ctx.captures[l.index],
-        ctx.outGrads[l.index],
-        this.#column(ctx.batch, l.index, ctx.m, this.#cached[l.index]),
+    const dirs: SiteGrad[] = this.sites.map((s) =>
+      s.math.weightedGradient(
+        ctx.captures[s.index],
+        ctx.outGrads[s.index],
+        this.#column(ctx.batch, s.index, ctx.m, this.#cached[s.index]),
       )
     );
     this.apply(dirs);
@@ -158,7 +157,7 @@ export class SmwOptimizer extends BaseOptimizer {
   #record(epoch: number, layer: number, c: Float32Array): void {
     let perLayer = this.#stats.get(epoch);
     if (!perLayer) {
-      perLayer = this.layers.map(() => ({
+      perLayer = this.sites.map(() => ({
         batches: 0,
         sum: 0,
         count: 0,

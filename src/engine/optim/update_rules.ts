@@ -4,13 +4,12 @@
  * explain themselves, as TF.js's own optimizers name their slots.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { LayerGrad } from "../layer_math.ts";
-import type { TrainableLayer } from "../model.ts";
+import type { SiteGrad, WeightSite } from "../layers/mod.ts";
 
 /** Applies directions to weights and owns the slots it needs. */
 export interface UpdateRule {
-  /** Updates `layer`'s kernel and bias from `direction`; call inside `tf.tidy`. */
-  apply(layer: TrainableLayer, direction: LayerGrad): void;
+  /** Updates `site`'s kernel and bias from `direction`; call inside `tf.tidy`. */
+  apply(site: WeightSite, direction: SiteGrad): void;
   /** Called once per optimizer step, before `apply` for any layer. */
   beginStep(): void;
   /** Slot variables by name. */
@@ -43,22 +42,22 @@ export class MomentumRule implements UpdateRule {
     readonly momentum: number,
     readonly nesterov: boolean,
     readonly weightDecay: number,
-    layers: TrainableLayer[],
+    sites: WeightSite[],
   ) {
     // Create slots eagerly so a checkpoint of step 0 already has every name.
     if (momentum > 0) {
-      for (const l of layers) {
-        slotFor(this.#slots, l.kernel, `${l.name}/kernel/momentum`);
-        slotFor(this.#slots, l.bias, `${l.name}/bias/momentum`);
+      for (const s of sites) {
+        slotFor(this.#slots, s.kernel, `${s.name}/kernel/momentum`);
+        slotFor(this.#slots, s.bias, `${s.name}/bias/momentum`);
       }
     }
   }
 
   beginStep(): void {}
 
-  apply(layer: TrainableLayer, direction: LayerGrad): void {
-    this.#update(layer.kernel, direction.kernel, `${layer.name}/kernel`);
-    this.#update(layer.bias, direction.bias, `${layer.name}/bias`);
+  apply(site: WeightSite, direction: SiteGrad): void {
+    this.#update(site.kernel, direction.kernel, `${site.name}/kernel`);
+    this.#update(site.bias, direction.bias, `${site.name}/bias`);
   }
 
   #update(w: tf.Variable, d: tf.Tensor, name: string): void {
@@ -101,13 +100,13 @@ export class AdamwRule implements UpdateRule {
     readonly beta2: number,
     readonly epsilon: number,
     readonly weightDecay: number,
-    layers: TrainableLayer[],
+    sites: WeightSite[],
   ) {
-    for (const l of layers) {
+    for (const s of sites) {
       for (
-        const [w, name] of [[l.kernel, `${l.name}/kernel`], [
-          l.bias,
-          `${l.name}/bias`,
+        const [w, name] of [[s.kernel, `${s.name}/kernel`], [
+          s.bias,
+          `${s.name}/bias`,
         ]] as const
       ) {
         slotFor(this.#slots, w, `${name}/adam_m`);
@@ -120,9 +119,9 @@ export class AdamwRule implements UpdateRule {
     this.#t += 1;
   }
 
-  apply(layer: TrainableLayer, direction: LayerGrad): void {
-    this.#update(layer.kernel, direction.kernel, `${layer.name}/kernel`);
-    this.#update(layer.bias, direction.bias, `${layer.name}/bias`);
+  apply(site: WeightSite, direction: SiteGrad): void {
+    this.#update(site.kernel, direction.kernel, `${site.name}/kernel`);
+    this.#update(site.bias, direction.bias, `${site.name}/bias`);
   }
 
   #update(w: tf.Variable, g: tf.Tensor, name: string): void {

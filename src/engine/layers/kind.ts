@@ -1,0 +1,229 @@
+/**
+ * What a layer kind is. Each kind (`dense`, `conv2d`, ...) is one object in
+ * two halves, split at the TF.js boundary because the API process admits jobs
+ * without ever loading TF.js:
+ *
+ * - {@link LayerPlanner} (`<kind>_plan.ts`, pure): the zod spec, shape
+ *   inference and validation, and the memory and FLOP terms of the cost
+ *   estimate;
+ * - {@link LayerKind} (`<kind>.ts`): the planner plus `build`, which creates
+ *   and initialises the variables and returns a {@link Layer} with its forward
+ *   pass, its weight sites and its TF.js export.
+ *
+ * Curvature math is split as kfac-pytorch splits module helpers from layer
+ * state: a {@link WeightSite} names one preconditioned weight and points at
+ * its stateless {@link SiteMath}; the optimizers own the per-site state
+ * (coefficients, factors, inverses, slots), keyed by the site's index and name.
+ *
+ * Type-only imports: this file loads nothing at run time.
+ */
+import type * as tf from "@tensorflow/tfjs";
+import type { z } from "zod";
+import type { Rng } from "../rng.ts";
+import type { EngineError } from "../types.ts";
+import type { PatchGeometry } from "./geometry.ts";
+
+/** The shape of one weight site as planned: `rows (M*T, fanIn) @ kernel (fanIn, units) + bias`. */
+export interface SiteShape {
+  /** Fan-in without the bias. */
+  fanIn: number;
+  units: number;
+  /** Output positions per sample: 1 for dense, outH * outW for conv. */
+  positions: number;
+  /** Shape of one sample's pre-activation: the probe's shape without the batch. */
+  output: number[];
+  /** How rows are cut from an image (conv patches); absent when the rows are the inputs. */
+  geometry?: PatchGeometry;
+}
+
+/** A weight site as planned, numbered among all sites of the model. */
+export interface PlannedSite extends SiteShape {
+  /** Index among all sites: the `layer` of coefficients and events. */
+  index: number;
+  /** Self-describing prefix of state names, e.g. `dense_1`. */
+  name: string;
+  /** Position of the owning layer in `model.layers`. */
+  layer: number;
+}
+
+/** What every planned layer records; kinds add their own fields. */
+export interface PlannedLayerBase<T extends string = string> {
+  type: T;
+  /** Position in `model.layers`. */
+  index: number;
+  /** Shape of one sample entering the layer. */
+  input: number[];
+  /** Whether a weight site lies upstream, so the layer's input needs a gradient. */
+  inputGradient: boolean;
+  /** Shape of one sample leaving it. */
+  output: number[];
+  /** The weight sites this layer owns, in forward order (none for pools). */
+  sites: readonly PlannedSite[];
+}
+
+/** What a planner returns: its plan less the fields shape inference fills in from the context. */
+export type PlanFields<P extends PlannedLayerBase> = P extends PlannedLayerBase
+  ? Omit<P, "index" | "input" | "inputGradient">
+  : never;
+
+/** What shape inference hands a planner besides the layer's spec. */
+export interface PlanContext {
+  /** Position of the layer in `model.layers`. */
+  index: number;
+  /** Shape of one sample entering the layer. */
+  input: readonly number[];
+  /** Whether a weight site lies upstream, so the layer's input needs a gradient. */
+  inputGradient: boolean;
+  /**
+   * Numbers a weight site of this layer and names it after the layer
+   * (`dense_1`), or `dense_1/<part>` for one of several sites.
+   */
+  site(shape: SiteShape, part?: string): PlannedSite;
+  /** An `invalid_spec` error naming this layer, or its `field`. */
+  fail(message: string, field?: string): EngineError;
+}
+
+/** FLOPs of one layer over a batch (a multiply-add counts 2). */
+export interface LayerFlops {
+  forward: number;
+  backward: number;
+}
+
+/**
+ * The pure half of a layer kind: everything admission needs, without TF.js.
+ * `Spec` is the kind's zod schema, `P` its planned layer.
+ */
+export interface LayerPlanner<
+  Spec extends z.ZodType<{ type: string }>,
+  P extends PlannedLayerBase,
+> {
+  /** The `type` the spec union discriminates on. */
+  readonly type: z.output<Spec>["type"];
+  /** The kind's zod schema: one member of the layer spec union. */
+  readonly spec: Spec;
+  /** Whether its output may be the model's class logits (the last layer). */
+  readonly logits: boolean;
+  /**
+   * Infers the output shape and plans the weight sites.
+   * @throws {EngineError} `invalid_spec` from `ctx.fail`, naming the field at fault.
+   */
+  plan(spec: z.output<Spec>, ctx: PlanContext): PlanFields<P>;
+  /**
+   * Floats the forward pass over `m` rows keeps alive inside a step's tidy;
+   * with `training`, also its probes and what autograd keeps for backward.
+   */
+  forwardFloats(plan: P, m: number, training: boolean): number;
+  /**
+   * Floats backward allocates beyond one same-sized gradient per forward
+   * tensor; `inputGradient` when a weight site lies upstream.
+   */
+  backwardFloats(plan: P, m: number, inputGradient: boolean): number;
+  /** FLOPs of forward and backward over `m` rows. */
+  flops(plan: P, m: number, inputGradient: boolean): LayerFlops;
+}
+
+/** One site's inputs from a training forward pass; owned by the trainer's step. */
+export interface SiteCapture {
+  /** Dense: inputs (M, fan_in). Conv: patches (M*T, fan_in). */
+  inputs: tf.Tensor2D;
+  /** Output positions per sample (1 for dense). */
+  positions: number;
+  /** `inputs` transposed, filled on first use (linear_site.ts). */
+  inputsT?: tf.Tensor2D;
+}
+
+/** A gradient-shaped direction for one site. */
+export interface SiteGrad {
+  kernel: tf.Tensor2D;
+  bias: tf.Tensor1D;
+}
+
+/**
+ * Stateless curvature math of one kind of weight site, from its capture and
+ * `e`, the gradient of the mean batch loss with respect to its pre-activation
+ * (rows = samples x positions). Callers run it inside the step's `tf.tidy`.
+ */
+export interface SiteMath {
+  /** The mean-loss gradient (SGD's direction). */
+  meanGradient(cap: SiteCapture, e: tf.Tensor2D): SiteGrad;
+  /** `sum_i c_i g_i`; `scaled` is the (M, 1) column `M c`. */
+  weightedGradient(
+    cap: SiteCapture,
+    e: tf.Tensor2D,
+    scaled: tf.Tensor2D,
+  ): SiteGrad;
+  /** The per-sample Gram matrix `K = U^T U` (M x M), bias included. */
+  gram(cap: SiteCapture, e: tf.Tensor2D, m: number): tf.Tensor2D;
+  /** Widths of K-FAC's input factor A and output factor G. */
+  kfacSizes(site: WeightSite): { a: number; g: number };
+  /** This batch's K-FAC factors A and G. */
+  kfacFactors(
+    cap: SiteCapture,
+    e: tf.Tensor2D,
+    m: number,
+  ): { a: tf.Tensor2D; g: tf.Tensor2D };
+  /** K-FAC's direction `A^-1 grad G^-1`. */
+  kfacPrecondition(
+    grad: SiteGrad,
+    aInv: tf.Tensor2D,
+    gInv: tf.Tensor2D,
+  ): SiteGrad;
+}
+
+/** A built weight site: what the optimizers precondition and update. */
+export interface WeightSite extends PlannedSite {
+  /** Kernel as a 2-D matrix (fan_in, units); conv kernels are (kh*kw*cin, filters). */
+  kernel: tf.Variable<tf.Rank.R2>;
+  bias: tf.Variable<tf.Rank.R1>;
+  /** Its stateless curvature math. */
+  math: SiteMath;
+}
+
+/** One forward pass: evaluation when empty, training with probes and captures. */
+export interface ForwardPass {
+  /** Per site, by index: a zero tensor added to its pre-activation. */
+  probes?: readonly tf.Tensor[];
+  /** Receives each site's inputs (or patches), by site index; kept for the caller. */
+  captures?: SiteCapture[];
+}
+
+/** Where a layer puts its TF.js layers-format counterpart. */
+export interface ExportSink {
+  /** `{ inputShape }` for the model's first TF.js layer, `{}` afterwards. */
+  inputConfig(): { inputShape?: number[] };
+  /** Appends `layer`; `weights` gives its weights in TF.js order, called in a tidy. */
+  add(layer: tf.layers.Layer, weights?: () => tf.Tensor[]): void;
+}
+
+/** A built layer: its variables and sites, its forward pass, its export. */
+export interface Layer {
+  /** The weight sites it owns, in forward order. */
+  readonly sites: readonly WeightSite[];
+  /** Every variable it owns by self-describing name, in checkpoint order. */
+  variables(): [string, tf.Variable][];
+  /**
+   * Its output for a batch. With `pass.probes`, adds each site's probe to its
+   * pre-activation and captures its inputs; without, stays differentiable in
+   * the weights (evaluation, reference gradients).
+   */
+  forward(x: tf.Tensor, pass: ForwardPass): tf.Tensor;
+  /** Appends its TF.js counterpart(s) and weights. */
+  exportTo(sink: ExportSink): void;
+}
+
+/** What building a layer needs besides its plan. */
+export interface BuildContext {
+  /** The model's initialisation stream, consumed in forward order. */
+  rng: Rng;
+  /** `model.init`: undefined picks He for relu layers, Glorot otherwise. */
+  init: "he" | "glorot" | undefined;
+}
+
+/** A whole layer kind: the planner and the tensor side. */
+export interface LayerKind<
+  Spec extends z.ZodType<{ type: string }>,
+  P extends PlannedLayerBase,
+> extends LayerPlanner<Spec, P> {
+  /** Creates and initialises the variables of a planned layer. */
+  build(plan: P, ctx: BuildContext): Layer;
+}

@@ -1,0 +1,120 @@
+/**
+ * Pure arithmetic of a linear weight site (`rows @ kernel + bias` at T
+ * positions per sample): the choice of Gram formula, which the Gram code and
+ * the cost estimate share, and the site's terms of the cost estimate. Loads
+ * no TF.js. Each term mirrors the code named beside it.
+ */
+import type { Activation } from "../spec_fields.ts";
+import type { SiteShape } from "./kind.ts";
+
+/** Which positional Gram formula a site uses; both give the same K. */
+export type GramMethod = "per_sample" | "pairwise";
+
+/**
+ * Picks the cheaper Gram formula for T > 1 positions by flop count:
+ * per-sample gradients cost `M T k u + M^2 k u`, pairwise position products
+ * `(M T)^2 (k + u)`.
+ */
+export function chooseGramMethod(
+  m: number,
+  positions: number,
+  fanIn: number,
+  units: number,
+): GramMethod {
+  const perSample = m * positions * fanIn * units + m * m * (fanIn + 1) * units;
+  const pairwise = (m * positions) ** 2 * (fanIn + 1 + units);
+  // The pairwise form materialises (M T)^2 values; cap it to keep memory bounded.
+  return pairwise < perSample && (m * positions) ** 2 <= 4_000_000
+    ? "pairwise"
+    : "per_sample";
+}
+
+/** Kernel plus bias floats. */
+export const siteParams = (s: SiteShape) => s.fanIn * s.units + s.units;
+
+/** Widths of K-FAC's factors: A over `[a, 1]`, G over the outputs. */
+export const kfacSizes = (s: SiteShape) => ({ a: s.fanIn + 1, g: s.units });
+
+/**
+ * Floats of one training step besides the forward pass and its gradients:
+ * the transposed inputs (for the weight gradient) and the weighted output
+ * gradient.
+ */
+export function siteStepFloats(s: SiteShape, m: number): number {
+  const rows = m * s.positions;
+  return rows * s.fanIn + rows * s.units;
+}
+
+/** Backend floats of one Gram computation over `m` samples (linear_site.ts). */
+export function gramFloats(s: SiteShape, m: number): number {
+  const rows = m * s.positions;
+  if (s.positions === 1) {
+    // A A^T, + 1, E^T, E E^T, the two products.
+    return 5 * m * m + s.units * m;
+  }
+  if (chooseGramMethod(m, s.positions, s.fanIn, s.units) === "pairwise") {
+    // P P^T, + 1, E^T, E E^T, their product: (M T)^2 each; the block sum and scale.
+    return 4 * rows * rows + rows * s.units + 2 * m * m;
+  }
+  // Patches transposed per sample, per-sample gradients and their transpose,
+  // bias gradients and theirs, then Kw, Kb, their sum and its scale.
+  return rows * s.fanIn + 2 * m * s.fanIn * s.units + 2 * m * s.units +
+    4 * m * m;
+}
+
+/** FLOPs of one Gram computation over `m` samples (linear_site.ts). */
+export function gramFlops(s: SiteShape, m: number): number {
+  const rows = m * s.positions;
+  const k = s.fanIn;
+  const u = s.units;
+  if (s.positions === 1) return 2 * m * m * (k + u) + 3 * m * m;
+  if (chooseGramMethod(m, s.positions, k, u) === "pairwise") {
+    return 2 * rows * rows * (k + u) + 3 * rows * rows;
+  }
+  return 2 * rows * k * u + 2 * m * m * (k * u + u) + 2 * m * m;
+}
+
+/** Backend floats of one K-FAC factor update (linear_site.ts, kfac_optimizer.ts). */
+export function kfacStepFloats(s: SiteShape, m: number): number {
+  const rows = m * s.positions;
+  const { a: na, g: ng } = kfacSizes(s);
+  // [a, 1] and its transpose, A and A / rows; E^T, G and G * M; the running
+  // averages (2 products and a sum each); the stacked gradient and 2 products.
+  return 2 * rows * na + 2 * na * na + rows * ng + 2 * ng * ng +
+    3 * (na * na + ng * ng) + 3 * na * ng;
+}
+
+/**
+ * Floats of a linear site's outputs over `m` rows: the product, + bias, in
+ * training the probe and + probe, and the activation unless linear.
+ */
+export function siteOutputFloats(
+  s: SiteShape,
+  activation: Activation,
+  m: number,
+  training: boolean,
+): number {
+  const perOutput = 2 + (training ? 2 : 0) + (activation === "linear" ? 0 : 1);
+  return perOutput * m * s.output.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * FLOPs of a linear site over `m` rows plus `patchFlops` to cut its rows: the
+ * weight gradient `A^T E` is the optimizer's, for every site; the gradient
+ * to the inputs (and back through the patches) only exists downstream of
+ * the first probe.
+ */
+export function siteFlops(
+  s: SiteShape,
+  m: number,
+  inputGradient: boolean,
+  patchFlops = 0,
+): { forward: number; backward: number } {
+  const rows = m * s.positions;
+  const matmul = 2 * rows * s.fanIn * s.units;
+  const elementwise = 3 * rows * s.units; // bias, probe, activation
+  return {
+    forward: matmul + patchFlops + elementwise,
+    backward: matmul + elementwise + (inputGradient ? matmul + patchFlops : 0),
+  };
+}

@@ -1,0 +1,221 @@
+/**
+ * A linear weight site: `rows @ kernel + bias` applied at T positions per
+ * sample (dense: the inputs, T = 1; conv2d: the patches, T = outH * outW).
+ * Here are its variables and initialisation, its forward step with probe and
+ * capture, and its stateless curvature math: weight gradients, Gram
+ * matrices and K-FAC factors from its inputs A (or patches P) and its output
+ * gradients E. Nothing here owns optimizer state; the math runs inside the
+ * step's `tf.tidy`.
+ *
+ * `e` is always the gradient of the mean batch loss (backprop's `e_i / M`);
+ * the per-sample gradient of FNGD.md is `M * e`.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { linearToInput, matMulT } from "../ops.ts";
+import type { Activation } from "../spec_fields.ts";
+import type {
+  BuildContext,
+  ForwardPass,
+  PlannedSite,
+  SiteCapture,
+  SiteGrad,
+  SiteMath,
+  WeightSite,
+} from "./kind.ts";
+import { chooseGramMethod, type GramMethod, kfacSizes } from "./linear_cost.ts";
+
+/**
+ * `A^T`, computed once per capture: the weight gradient and the Gram matrix
+ * both need it, and a 128 x 784 transpose costs 0.4 ms on wasm. The cached
+ * tensor belongs to the step's tidy, like the capture's other intermediates.
+ */
+function inputsTransposed(cap: SiteCapture): tf.Tensor2D {
+  cap.inputsT ??= tf.transpose(cap.inputs);
+  return cap.inputsT;
+}
+
+/** Mean-loss gradient `A^T e` (SGD's direction; `c = 1/M` in FNGD terms). */
+function meanGradient(cap: SiteCapture, e: tf.Tensor2D): SiteGrad {
+  return {
+    kernel: tf.matMul(inputsTransposed(cap), e),
+    bias: tf.sum(e, 0),
+  };
+}
+
+/**
+ * `U c = sum_i c_i g_i` without forming U: `A^T diag(c) E` with E per-sample.
+ * `scaled` is the (M, 1) column `M c` (e is mean-scaled, so `M c_i e_i` is
+ * `c_i` times sample i's own gradient); with T > 1 positions every position
+ * of sample i is scaled by it.
+ */
+function weightedGradient(
+  cap: SiteCapture,
+  e: tf.Tensor2D,
+  scaled: tf.Tensor2D,
+): SiteGrad {
+  const m = scaled.shape[0];
+  const weighted = cap.positions === 1
+    ? tf.mul(e, scaled)
+    : tf.reshape(tf.mul(tf.reshape(e, [m, -1]), scaled), e.shape);
+  return {
+    kernel: tf.matMul(inputsTransposed(cap), weighted as tf.Tensor2D),
+    bias: tf.sum(weighted, 0),
+  };
+}
+
+/**
+ * The per-sample Gram matrix `K = U^T U` (M x M), bias included, per FNGD.md:
+ * `(A A^T + 1) o (E E^T)` for one position; with T positions, by per-sample
+ * gradients or pairwise position products, `method` or the cheaper.
+ */
+export function gramMatrix(
+  cap: SiteCapture,
+  e: tf.Tensor2D,
+  m: number,
+  method?: GramMethod,
+): tf.Tensor2D {
+  const m2 = m * m; // e is mean-scaled: E E^T (per-sample) = m^2 e e^T
+  if (cap.positions === 1) {
+    const aa = tf.add(tf.matMul(cap.inputs, inputsTransposed(cap)), 1);
+    const ee = matMulT(e, e, false, true);
+    return tf.mul(tf.mul(aa, ee), m2);
+  }
+  const t = cap.positions;
+  const k = cap.inputs.shape[1];
+  const units = e.shape[1];
+  if ((method ?? chooseGramMethod(m, t, k, units)) === "pairwise") {
+    const pp = tf.add(tf.matMul(cap.inputs, inputsTransposed(cap)), 1);
+    const ee = matMulT(e, e, false, true);
+    const blocks = tf.reshape(tf.mul(pp, ee), [m, t, m, t]);
+    return tf.mul(tf.sum(blocks, [1, 3]), m2) as tf.Tensor2D;
+  }
+  const p3 = tf.reshape(cap.inputs, [m, t, k]);
+  const e3 = tf.reshape(e, [m, t, units]);
+  const perSample = tf.reshape(tf.matMul(tf.transpose(p3, [0, 2, 1]), e3), [
+    m,
+    k * units,
+  ]);
+  const biasGrads = tf.sum(e3, 1) as tf.Tensor2D;
+  const kw = matMulT(perSample, perSample, false, true);
+  const kb = matMulT(biasGrads, biasGrads, false, true);
+  return tf.mul(tf.add(kw, kb), m2);
+}
+
+/**
+ * K-FAC factors of one batch: `A = mean over rows of [a, 1][a, 1]^T` and
+ * `G = sum_rows (M e)(M e)^T / M`, i.e. E[g g^T] per sample for dense layers.
+ */
+function kfacFactors(
+  cap: SiteCapture,
+  e: tf.Tensor2D,
+  m: number,
+): { a: tf.Tensor2D; g: tf.Tensor2D } {
+  const rows = cap.inputs.shape[0];
+  const aug = tf.concat([cap.inputs, tf.ones([rows, 1])], 1);
+  return {
+    a: tf.div(matMulT(aug, aug, true, false), rows),
+    g: tf.mul(matMulT(e, e, true, false), m),
+  };
+}
+
+/** `A^-1 [dW; db] G^-1`: kernel and bias stacked as the (fan_in + 1, units) matrix A and G act on. */
+function kfacPrecondition(
+  grad: SiteGrad,
+  aInv: tf.Tensor2D,
+  gInv: tf.Tensor2D,
+): SiteGrad {
+  const stacked = tf.concat([grad.kernel, tf.reshape(grad.bias, [1, -1])], 0);
+  const w = tf.matMul(tf.matMul(aInv, stacked), gInv);
+  const fanIn = w.shape[0] - 1;
+  return {
+    kernel: tf.slice(w, [0, 0], [fanIn, -1]) as tf.Tensor2D,
+    bias: tf.reshape(tf.slice(w, [fanIn, 0], [1, -1]), [-1]),
+  };
+}
+
+/** The curvature math of every linear site. */
+export const LINEAR_SITE_MATH: SiteMath = {
+  meanGradient,
+  weightedGradient,
+  gram: (cap, e, m) => gramMatrix(cap, e, m),
+  kfacSizes,
+  kfacFactors,
+  kfacPrecondition,
+};
+
+/**
+ * Creates a planned site's variables: a seeded kernel, He (`relu`) or Glorot
+ * unless `ctx.init` says which, and a zero bias. `receptive` is the kernel's
+ * spatial size, which Glorot's fan-out counts as Keras does.
+ */
+export function createLinearSite(
+  planned: PlannedSite,
+  ctx: BuildContext,
+  activation: Activation,
+  receptive = 1,
+): WeightSite {
+  const { fanIn, units } = planned;
+  const scheme = ctx.init ?? (activation === "relu" ? "he" : "glorot");
+  const values = new Float32Array(fanIn * units);
+  if (scheme === "he") {
+    const std = Math.sqrt(2 / fanIn);
+    for (let i = 0; i < values.length; i++) values[i] = ctx.rng.normal() * std;
+  } else {
+    const limit = Math.sqrt(6 / (fanIn + units * receptive));
+    for (let i = 0; i < values.length; i++) {
+      values[i] = (ctx.rng.next() * 2 - 1) * limit;
+    }
+  }
+  return {
+    ...planned,
+    kernel: tf.tidy(() =>
+      tf.variable(tf.tensor2d(values, [fanIn, units]), true)
+    ),
+    bias: tf.tidy(() => tf.variable(tf.zeros([units]), true)),
+    math: LINEAR_SITE_MATH,
+  };
+}
+
+/** A site's variables by self-describing name: `dense_1/kernel`, `dense_1/bias`. */
+export function siteVariables(site: WeightSite): [string, tf.Variable][] {
+  return [[`${site.name}/kernel`, site.kernel], [
+    `${site.name}/bias`,
+    site.bias,
+  ]];
+}
+
+/**
+ * The site's pre-activation for `rows` (M*T, fan_in), shaped
+ * `[M, ...site.output]`. In training (`pass.probes`) it adds the site's probe,
+ * so d loss / d probe is its output gradient, and captures `rows` for the
+ * optimizer.
+ */
+export function linearForward(
+  site: WeightSite,
+  rows: tf.Tensor2D,
+  m: number,
+  pass: ForwardPass,
+): tf.Tensor {
+  // Training passes only need gradients to the inputs; plain matMul keeps the
+  // weights differentiable for references and evaluation.
+  const product = pass.probes
+    ? linearToInput(rows, site.kernel)
+    : tf.matMul(rows, site.kernel);
+  let s: tf.Tensor = tf.add(product, site.bias);
+  if (site.output.length > 1) s = tf.reshape(s, [m, ...site.output]);
+  if (pass.probes) s = tf.add(s, pass.probes[site.index]);
+  if (pass.captures) {
+    pass.captures[site.index] = {
+      inputs: tf.keep(rows),
+      positions: site.positions,
+    };
+  }
+  return s;
+}
+
+/** Applies a layer's activation. */
+export function activate(s: tf.Tensor, activation: Activation): tf.Tensor {
+  if (activation === "relu") return tf.relu(s);
+  if (activation === "tanh") return tf.tanh(s);
+  return s;
+}

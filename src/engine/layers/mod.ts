@@ -1,0 +1,37 @@
+/**
+ * The layer kinds by `type`: the registry the model builds through, and the
+ * types of the kind interface. The pure halves and the spec union are in
+ * plans.ts, which admission imports directly: this module loads TF.js.
+ */
+import type { z } from "zod";
+import { conv2d } from "./conv2d.ts";
+import { dense } from "./dense.ts";
+import { flatten } from "./flatten.ts";
+import type { LayerKind } from "./kind.ts";
+import { maxPool2d } from "./max_pool2d.ts";
+import type {
+  LAYER_PLANNERS,
+  LayerSpec,
+  LayerType,
+  PlannedLayer,
+  PlanOf,
+} from "./plans.ts";
+
+export type * from "./kind.ts";
+
+/** Every kind by the `type` it builds; its planner half must be the registered one's. */
+export const LAYER_KINDS: {
+  [T in LayerType]: LayerKind<(typeof LAYER_PLANNERS)[T]["spec"], PlanOf<T>>;
+} = { dense, conv2d, max_pool2d: maxPool2d, flatten };
+
+/** The kind of `type`. */
+export function kindOf(
+  type: LayerType,
+): LayerKind<z.ZodType<LayerSpec>, PlannedLayer> {
+  // Keyed by type, and callers pass a plan of that type; TypeScript cannot
+  // correlate the two unions, hence the cast.
+  return LAYER_KINDS[type] as unknown as LayerKind<
+    z.ZodType<LayerSpec>,
+    PlannedLayer
+  >;
+}
