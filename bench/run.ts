@@ -148,7 +148,7 @@ async function runFit(data: Dataset): Promise<Row> {
     loss: (y: tf.Tensor, p: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, p),
   });
   const x = tf.tensor2d(split.train.x, [split.train.count, 784]);
-  const y = tf.tensor2d(split.train.oneHot, [split.train.count, 10]);
+  const y = tf.tensor2d(split.train.targets!, [split.train.count, 10]);
   const rows: EpochEventData[] = [];
   for (let epoch = 1; epoch <= epochs; epoch++) {
     const t0 = performance.now();
@@ -168,13 +168,14 @@ async function runFit(data: Dataset): Promise<Row> {
       train_loss: h.history.loss[0] as number,
       val_loss: null,
       val_accuracy: null,
+      lr: 0.05,
     });
   }
   let testAccuracy: number | undefined;
   if (split.test) {
     testAccuracy = tf.tidy(() => {
       const tx = tf.tensor2d(split.test!.x, [split.test!.count, 784]);
-      const labels = tf.tensor2d(split.test!.oneHot, [split.test!.count, 10])
+      const labels = tf.tensor2d(split.test!.targets!, [split.test!.count, 10])
         .argMax(1);
       const pred = (model.predict(tx) as tf.Tensor).argMax(1);
       return tf.mean(tf.cast(tf.equal(pred, labels), "float32")).dataSync()[0];

@@ -28,24 +28,30 @@ export const ApiDatasetSpec = z.union(
 ).openapi("DatasetSpec");
 
 /** POST /v1/jobs body. */
-export const ApiJobSpec = JobSpec.extend({ dataset: ApiDatasetSpec }).openapi(
-  "JobSpec",
-  {
-    example: {
-      model: {
-        input_shape: [64],
-        layers: [
-          { type: "dense", units: 64, activation: "relu" },
-          { type: "dense", units: 10 },
-        ],
+export const ApiJobSpec = JobSpec.safeExtend({ dataset: ApiDatasetSpec })
+  .openapi(
+    "JobSpec",
+    {
+      example: {
+        model: {
+          input_shape: [64],
+          layers: [
+            { type: "dense", units: 64, activation: "relu" },
+            { type: "dense", units: 10 },
+          ],
+        },
+        dataset: {
+          name: "synthetic",
+          samples: 4096,
+          features: 64,
+          classes: 10,
+        },
+        optimizer: { name: "fngd", lr: 0.1, momentum: 0.9, damping: 1.0 },
+        epochs: 3,
+        batch_size: 128,
       },
-      dataset: { name: "synthetic", samples: 4096, features: 64, classes: 10 },
-      optimizer: { name: "fngd", lr: 0.1, momentum: 0.9, damping: 1.0 },
-      epochs: 3,
-      batch_size: 128,
     },
-  },
-);
+  );
 
 /** The validated body, defaults filled in. */
 export type ApiJobSpec = z.infer<typeof ApiJobSpec>;

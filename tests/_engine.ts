@@ -45,18 +45,140 @@ export const CONV_MODEL = {
   ],
 } as const;
 
+/**
+ * A small residual net with batch norm on seeded 6x6 images: a conv stem,
+ * a conv-bn-relu-conv-bn block with the identity shortcut, a strided one
+ * with a 1x1-conv + bn shortcut, global average pooling, dense.
+ */
+export const RESIDUAL_MODEL = {
+  input_shape: [6, 6, 1],
+  layers: [
+    {
+      type: "conv2d",
+      filters: 4,
+      kernel_size: 3,
+      padding: "same",
+      activation: "relu",
+    },
+    {
+      type: "residual",
+      layers: [
+        { type: "conv2d", filters: 4, kernel_size: 3, padding: "same" },
+        { type: "batch_norm", activation: "relu" },
+        { type: "conv2d", filters: 4, kernel_size: 3, padding: "same" },
+        { type: "batch_norm" },
+      ],
+      activation: "relu",
+    },
+    {
+      type: "residual",
+      layers: [
+        {
+          type: "conv2d",
+          filters: 6,
+          kernel_size: 3,
+          strides: 2,
+          padding: "same",
+        },
+        { type: "batch_norm", activation: "relu", momentum: 0.9 },
+        { type: "conv2d", filters: 6, kernel_size: 3, padding: "same" },
+        { type: "batch_norm" },
+      ],
+      shortcut: [
+        { type: "conv2d", filters: 6, kernel_size: 1, strides: 2 },
+        { type: "batch_norm" },
+      ],
+      activation: "relu",
+    },
+    { type: "global_avg_pool2d" },
+    { type: "dense", units: 4 },
+  ],
+} as const;
+
+/**
+ * Every other new kind on 6x6 images: average pooling, dropout on images
+ * and vectors, batch norm over vectors, a nested residual block.
+ */
+export const MIXED_MODEL = {
+  input_shape: [6, 6, 1],
+  layers: [
+    {
+      type: "conv2d",
+      filters: 4,
+      kernel_size: 3,
+      padding: "same",
+      activation: "relu",
+    },
+    { type: "avg_pool2d", pool_size: 2 },
+    { type: "dropout", rate: 0.25 },
+    {
+      type: "residual",
+      layers: [
+        {
+          type: "residual",
+          layers: [{ type: "conv2d", filters: 4, kernel_size: 1 }],
+        },
+        { type: "batch_norm", activation: "relu" },
+      ],
+    },
+    { type: "flatten" },
+    { type: "dense", units: 8 },
+    { type: "batch_norm", activation: "tanh" },
+    { type: "dropout", rate: 0.5 },
+    { type: "dense", units: 4 },
+  ],
+} as const;
+
+/** The test nets by name. */
+export const MODELS = {
+  dense: DENSE_MODEL,
+  conv: CONV_MODEL,
+  residual: RESIDUAL_MODEL,
+  mixed: MIXED_MODEL,
+} as const;
+
+/** A net of {@link MODELS}. */
+export type ModelKind = keyof typeof MODELS;
+
+/** An autoencoder-shaped dense net: 12-8-3-8-12, a linear 3-unit code. */
+export const AUTOENCODER_MODEL = {
+  input_shape: [12],
+  layers: [
+    { type: "dense", units: 8, activation: "tanh" },
+    { type: "dense", units: 3 },
+    { type: "dense", units: 8, activation: "relu" },
+    { type: "dense", units: 12 },
+  ],
+} as const;
+
+/** The autoencoder under each vector loss, by test kind. */
+export const AUTOENCODER_LOSSES = {
+  ae_sigmoid: "sigmoid_cross_entropy",
+  ae_mse: "mse",
+} as const;
+
+/** A classifier of {@link MODELS} or an autoencoder of {@link AUTOENCODER_LOSSES}. */
+export type TestKind = ModelKind | keyof typeof AUTOENCODER_LOSSES;
+
 /** A job spec for `model`, trained on a matching synthetic dataset. */
 export function specFor(
-  kind: "dense" | "conv",
+  kind: TestKind,
   optimizer: JobSpecInput["optimizer"],
   extra: Partial<JobSpecInput> = {},
 ): JobSpec {
-  const dataset = kind === "dense"
+  const vectors = kind === "dense" || kind in AUTOENCODER_LOSSES;
+  const dataset = vectors
     ? { name: "synthetic", samples: 96, features: 12, classes: 4, seed: 3 }
     : { name: "synthetic", samples: 96, shape: [6, 6, 1], classes: 4, seed: 3 };
+  const task = kind === "ae_sigmoid" || kind === "ae_mse"
+    ? { target: "input", loss: AUTOENCODER_LOSSES[kind] } as const
+    : {};
   return JobSpec.parse({
-    model: kind === "dense" ? DENSE_MODEL : CONV_MODEL,
+    model: kind === "ae_sigmoid" || kind === "ae_mse"
+      ? AUTOENCODER_MODEL
+      : MODELS[kind],
     dataset,
+    ...task,
     optimizer,
     epochs: 3,
     batch_size: 16,
@@ -66,12 +188,23 @@ export function specFor(
   });
 }
 
-/** The synthetic dataset a spec names. */
+/**
+ * The synthetic dataset a spec names. An autoencoder's inputs are squashed
+ * into (0, 1) by the logistic function, so that they are valid
+ * sigmoid cross-entropy targets (the engine refuses Gaussian features there).
+ */
 export function dataFor(spec: JobSpec): Dataset {
   if (!("name" in spec.dataset) || spec.dataset.name !== "synthetic") {
     throw new Error("test specs use synthetic data");
   }
-  return makeSyntheticDataset(spec.dataset);
+  const data = makeSyntheticDataset(spec.dataset);
+  if (spec.target !== "input") return data;
+  const squash = (x: Float32Array) => x.map((v) => 1 / (1 + Math.exp(-v)));
+  return {
+    ...data,
+    x: squash(data.x),
+    test: data.test && { ...data.test, x: squash(data.test.x) },
+  };
 }
 
 /** Trains and records every event (step events unthrottled). */

@@ -76,6 +76,7 @@ Deno.test("train CLI prints API-shaped events and ends with the result", async (
     ]);
     assert.deepEqual(Object.keys(epochs[0]).sort(), [
       "epoch",
+      "lr",
       "phase",
       "seconds",
       "steps",
@@ -87,6 +88,7 @@ Deno.test("train CLI prints API-shaped events and ends with the result", async (
     assert.deepEqual(Object.keys(step).sort(), [
       "epoch",
       "loss",
+      "lr",
       "phase",
       "step",
       "steps",

@@ -16,17 +16,24 @@ import {
   train,
 } from "../src/engine/mod.ts";
 import { SequentialModel } from "../src/engine/model.ts";
-import { meanCrossEntropy, SEED_STREAM } from "../src/engine/trainer.ts";
+import { meanLoss, SEED_STREAM } from "../src/engine/trainer.ts";
 import { deriveSeed } from "../src/engine/rng.ts";
 import {
   dataFor,
   gaussSolve,
   relativeError,
   specFor,
+  type TestKind,
   trainRecording,
 } from "./_engine.ts";
+import { batchPerSampleGradients } from "./_reference_net.ts";
+import { inferModelShapes } from "../src/engine/shapes.ts";
 
-const KINDS = ["dense", "conv"] as const;
+/**
+ * dense and conv as FNGD.md names them; residual: conv + batch norm + both
+ * shortcut kinds; autoencoders under sigmoid cross-entropy and mse.
+ */
+const KINDS = ["dense", "conv", "residual", "ae_sigmoid", "ae_mse"] as const;
 
 /** One step over one batch of 16 samples: weights before and after. */
 async function oneStep(
@@ -44,7 +51,7 @@ async function oneStep(
 }
 
 function singleBatchSpec(
-  kind: "dense" | "conv",
+  kind: TestKind,
   optimizer: Record<string, unknown>,
 ): JobSpec {
   const spec = specFor(kind, optimizer as JobSpec["optimizer"], {
@@ -70,11 +77,15 @@ function perSampleGradients(
         1,
         ...spec.model.input_shape,
       ]);
-      const y = tf.oneHot(tf.tensor1d([data.y[i]], "int32"), model.outputUnits)
-        .toFloat() as tf.Tensor2D;
+      // Sample i's own target: its one-hot label, or its input (autoencoders).
+      const y = spec.target === "input"
+        ? tf.reshape(x, [1, -1]) as tf.Tensor2D
+        : tf.oneHot(tf.tensor1d([data.y[i]], "int32"), model.outputUnits)
+          .toFloat() as tf.Tensor2D;
       const vars = model.trainable.flatMap((l) => [l.kernel, l.bias]);
+      // The mean over a batch of one is sample i's own loss (loss.ts).
       const { grads } = tf.variableGrads(
-        () => meanCrossEntropy(model.forward(x), y),
+        () => meanLoss(spec.loss, model.forward(x), y),
         vars,
       );
       model.trainable.forEach((l, j) => {
@@ -88,6 +99,48 @@ function perSampleGradients(
     });
   }
   return out;
+}
+
+/**
+ * Per-sample gradients per site. Samples of a batch-norm net interact, so
+ * theirs come from the whole batch in training mode with per-sample weight
+ * copies (_reference_net.ts); other nets' one sample at a time, as before.
+ */
+function siteColumns(
+  kind: TestKind,
+  model: SequentialModel,
+  spec: JobSpec,
+): { columns: Float64Array[][]; plain: Map<string, Float64Array> } {
+  if (kind !== "residual") {
+    return { columns: perSampleGradients(model, spec), plain: new Map() };
+  }
+  const data = dataFor(spec);
+  const x = tf.tensor(data.x, [data.y.length, ...spec.model.input_shape]);
+  const y = tf.tidy(() =>
+    tf.oneHot(tf.tensor1d(data.y, "int32"), model.outputUnits).toFloat()
+  ) as tf.Tensor2D;
+  try {
+    return batchPerSampleGradients(model, spec.model, x, y);
+  } finally {
+    x.dispose();
+    y.dispose();
+  }
+}
+
+/** Every plain parameter (batch norm) moved by exactly its mean gradient (lr 1, plain SGD). */
+function assertPlainSteps(
+  before: SequentialModel,
+  after: Checkpoint,
+  plain: Map<string, Float64Array>,
+): void {
+  assert.equal(plain.size, before.plain.length);
+  for (const p of before.plain) {
+    const w0 = p.variable.dataSync();
+    const w1 = after.weights[p.name].data;
+    const got = Float64Array.from(w0, (v, i) => v - w1[i]);
+    const err = relativeError(got, plain.get(p.name)!);
+    assert.ok(err < 1e-4, `${p.name}: relative error ${err}`);
+  }
 }
 
 /** `lambda (F + lambda I)^-1 gbar` from explicit per-sample gradients, in float64. */
@@ -149,13 +202,15 @@ for (const kind of KINDS) {
         });
         const { before, after } = await oneStep(spec);
         try {
-          const columns = perSampleGradients(before, spec);
+          const { columns, plain } = siteColumns(kind, before, spec);
           before.trainable.forEach((_, layer) => {
             const expected = referenceDirection(columns[layer], alpha);
             const got = appliedDirection(before, after, layer);
             const err = relativeError(got, expected);
             assert.ok(err < 1e-4, `layer ${layer}: relative error ${err}`);
           });
+          // Not preconditioned: batch-norm scale and shift take the plain gradient.
+          assertPlainSteps(before, after, plain);
         } finally {
           before.dispose();
         }
@@ -173,7 +228,8 @@ for (const kind of KINDS) {
     });
     const { before, after } = await oneStep(spec);
     try {
-      const columns = perSampleGradients(before, spec);
+      const { columns, plain } = siteColumns(kind, before, spec);
+      assertPlainSteps(before, after, plain);
       before.trainable.forEach((_, layer) => {
         const cols = columns[layer];
         const mean = new Float64Array(cols[0].length);
@@ -232,9 +288,8 @@ for (const kind of KINDS) {
     const store = new MemoryCoefficientStore();
     const { result, events } = await trainRecording(spec, { store });
     const batches = Math.ceil(72 / 16); // 96 samples, 25% held out
-    const layers = spec.model.layers.filter((l) =>
-      l.type === "dense" || l.type === "conv2d"
-    ).length;
+    // Every dense and conv site, those nested in residual blocks included.
+    const layers = inferModelShapes(spec.model).trainable.length;
     assert.equal(result.counters.gram_computations, batches * layers);
     assert.equal(result.counters.solves, batches * layers);
     assert.equal(store.entries.size, batches * layers);

@@ -70,7 +70,7 @@ Deno.test("no tensor leaks: numTensors is flat across epochs and back to baselin
 
 Deno.test("an exported model reloads with tf.loadLayersModel and predicts the reported test accuracy", async (t) => {
   await initBackend("wasm");
-  for (const kind of ["dense", "conv"] as const) {
+  for (const kind of ["dense", "conv", "residual", "mixed"] as const) {
     await t.step(kind, async () => {
       const base = specFor(kind, { name: "fngd", lr: 0.05 }, { epochs: 3 });
       const spec = JobSpec.parse({

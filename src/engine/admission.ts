@@ -14,6 +14,7 @@ import {
   checkDataFitsModel,
   inferModelShapes,
   type ModelShapes,
+  specError,
 } from "./shapes.ts";
 import type { DatasetSpec, JobSpec } from "./spec.ts";
 import { type Dataset, EngineError } from "./types.ts";
@@ -95,6 +96,7 @@ export function datasetInfoFromSpec(
       trainSamples: spec.samples,
       testSamples: spec.test_samples,
       classes: spec.classes,
+      inputsInUnitInterval: false,
       loaderBytes: syntheticBytes(spec).generator,
     };
   }
@@ -105,6 +107,7 @@ export function datasetInfoFromSpec(
     trainSamples: Math.min(named.train, spec.limit ?? Infinity),
     testSamples: named.test,
     classes: named.classes,
+    inputsInUnitInterval: true, // bytes scaled by 255 (data/idx.ts)
     // The IDX files (images and labels, train and test) decompressed, read
     // whole even with a limit, plus one more copy while they inflate.
     loaderBytes: 2 * (named.train + named.test) * (features + 1),
@@ -141,7 +144,22 @@ function requireDatasetInfo(
 export function assessJob(spec: JobSpec, dataset?: DatasetInfo): Assessment {
   const shapes = inferModelShapes(spec.model);
   const info = requireDatasetInfo(spec, dataset);
-  checkDataFitsModel(shapes, info, spec.model.layers.length - 1);
+  const autoencoder = spec.target === "input";
+  checkDataFitsModel(
+    shapes,
+    // An autoencoder's targets are its inputs: the classes do not matter.
+    autoencoder ? { sampleShape: info.sampleShape } : info,
+    spec.model.layers.length - 1,
+  );
+  if (
+    autoencoder && spec.loss === "sigmoid_cross_entropy" &&
+    info.inputsInUnitInterval === false
+  ) {
+    throw specError(
+      ["loss"],
+      'sigmoid_cross_entropy with target "input" needs inputs in [0, 1], but this dataset\'s are not (synthetic features are Gaussian); use mse',
+    );
+  }
   return {
     shapes,
     dataset: info,

@@ -9,40 +9,45 @@
  * copies the whole input), while uploading a 128-row batch takes 0.02 ms.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { JobSpec } from "./spec.ts";
+import type { JobSpec, TargetKind } from "./spec.ts";
 import { type Dataset, EngineError } from "./types.ts";
 import { deriveSeed, Rng, SEED_STREAM } from "./rng.ts";
-import { checkDataFitsModel } from "./shapes.ts";
+import { checkDataFitsModel, specError } from "./shapes.ts";
 
-/** One split on the host: inputs in model order, labels one-hot. */
+/**
+ * One split on the host: inputs in model order and targets, `targetWidth`
+ * per sample: one-hot labels, or (`targets` undefined) the inputs themselves,
+ * flattened, for an autoencoder.
+ */
 export class HostSplit {
   constructor(
     readonly x: Float32Array,
-    readonly oneHot: Float32Array,
+    readonly targets: Float32Array | undefined,
     readonly count: number,
     readonly inputShape: number[],
-    readonly classes: number,
+    readonly targetWidth: number,
   ) {}
+
+  /** Whether the targets are one-hot class labels (accuracy applies). */
+  get labelled(): boolean {
+    return this.targets !== undefined;
+  }
 
   /** Rows [start, start + size) as backend tensors; the caller disposes them (or runs in a tidy). */
   rows(start: number, size: number): { x: tf.Tensor; y: tf.Tensor2D } {
     const width = this.x.length / this.count;
-    return {
-      x: tf.tensor(this.x.subarray(start * width, (start + size) * width), [
+    const x = tf.tensor(
+      this.x.subarray(start * width, (start + size) * width),
+      [size, ...this.inputShape],
+    );
+    const w = this.targetWidth;
+    const y = this.targets
+      ? tf.tensor2d(this.targets.subarray(start * w, (start + size) * w), [
         size,
-        ...this.inputShape,
-      ]),
-      y: tf.tensor2d(
-        this.oneHot.subarray(
-          start * this.classes,
-          (start + size) * this.classes,
-        ),
-        [
-          size,
-          this.classes,
-        ],
-      ),
-    };
+        w,
+      ])
+      : tf.reshape(x, [size, w]) as tf.Tensor2D;
+    return { x, y };
   }
 }
 
@@ -90,10 +95,47 @@ function hostSplit(
   ys: Int32Array,
   inputShape: number[],
   classes: number,
+  target: TargetKind,
 ): HostSplit {
+  if (target === "input") {
+    const width = xs.length / ys.length;
+    return new HostSplit(xs, undefined, ys.length, inputShape, width);
+  }
   const oneHot = new Float32Array(ys.length * classes);
   for (let i = 0; i < ys.length; i++) oneHot[i * classes + ys[i]] = 1;
   return new HostSplit(xs, oneHot, ys.length, inputShape, classes);
+}
+
+/** Smallest and largest value of `x` (NaN when `x` holds a NaN). */
+function valueRange(x: Float32Array): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+    if (v !== v) return [NaN, NaN];
+  }
+  return [lo, hi];
+}
+
+/**
+ * Sigmoid cross-entropy needs targets in [0, 1]. One-hot labels always are;
+ * an autoencoder's targets are its inputs, checked here on the loaded data.
+ * @throws {EngineError} `invalid_spec` at `loss`, with the range found.
+ */
+export function checkTargetRange(data: Dataset, spec: JobSpec): void {
+  if (spec.loss !== "sigmoid_cross_entropy" || spec.target !== "input") return;
+  for (const [what, x] of [["", data.x], ["test ", data.test?.x]] as const) {
+    if (!x || x.length === 0) continue;
+    const [lo, hi] = valueRange(x);
+    if (!(lo >= 0 && hi <= 1)) {
+      throw specError(
+        ["loss"],
+        `sigmoid_cross_entropy with target "input" needs inputs in [0, 1], but the dataset's ${what}inputs range over [${lo}, ${hi}]; rescale them or use mse`,
+      );
+    }
+  }
 }
 
 /**
@@ -107,7 +149,13 @@ export function splitData(
   inputShape: number[],
   outputUnits: number,
 ): SplitData {
-  checkDataFitsModel({ inputShape, outputUnits }, data);
+  checkDataFitsModel(
+    { inputShape, outputUnits },
+    spec.target === "input" ? { sampleShape: data.sampleShape } : data,
+  );
+  checkTargetRange(data, spec);
+  // Labels narrower than the logits are padded with zeros to outputUnits.
+  const classes = spec.target === "input" ? 0 : outputUnits;
   const width = inputShape.reduce((a, b) => a * b, 1);
   const n = data.y.length;
   const valCount = Math.floor(n * spec.validation_split);
@@ -121,14 +169,20 @@ export function splitData(
   const perm = new Rng(deriveSeed(spec.seed, SEED_STREAM.split)).permutation(n);
   const train = gatherRows(data.x, data.y, perm.subarray(0, trainCount), width);
   const out: SplitData = {
-    train: hostSplit(train.xs, train.ys, inputShape, outputUnits),
+    train: hostSplit(train.xs, train.ys, inputShape, classes, spec.target),
   };
   if (valCount > 0) {
     const val = gatherRows(data.x, data.y, perm.subarray(trainCount), width);
-    out.val = hostSplit(val.xs, val.ys, inputShape, outputUnits);
+    out.val = hostSplit(val.xs, val.ys, inputShape, classes, spec.target);
   }
   if (data.test && data.test.y.length > 0) {
-    out.test = hostSplit(data.test.x, data.test.y, inputShape, outputUnits);
+    out.test = hostSplit(
+      data.test.x,
+      data.test.y,
+      inputShape,
+      classes,
+      spec.target,
+    );
   }
   return out;
 }

@@ -4,7 +4,8 @@
  * conservative (an over-count), not exact; each term below says what it
  * counts, mirroring the code it models:
  *
- * - `parameters`: kernels and biases, float32 on the backend.
+ * - `parameters`: kernels and biases, batch-norm scales, shifts and running
+ *   statistics, float32 on the backend.
  * - `optimizer_state`: what lives for the whole run besides the weights:
  *   momentum slots (sgd, ngd, fngd, kfac when momentum > 0), Adam's two
  *   moments, K-FAC's factors A and G and their inverses, and fngd's cached
@@ -36,7 +37,8 @@
  * counted: the runtime itself (Deno, TF.js and the wasm module, about 200 MB),
  * which the limit's default leaves room for.
  */
-import { plannerOf } from "./layers/plans.ts";
+import type { PlannedLayerBase } from "./layers/kind.ts";
+import { type PlannedLayer, plannerOf } from "./layers/plans.ts";
 import {
   gramFloats,
   gramFlops,
@@ -64,6 +66,12 @@ export interface DatasetInfo {
   testSamples: number;
   /** Classes, when known before loading; uploads do not record them. */
   classes?: number;
+  /**
+   * Whether every input value lies in [0, 1], when known before loading:
+   * true for the named image datasets, false for synthetic data (Gaussian
+   * features). Sigmoid cross-entropy autoencoders need it.
+   */
+  inputsInUnitInterval?: boolean;
   /** Host bytes the loader holds besides the samples: raw file bytes, the generator's basis. */
   loaderBytes: number;
 }
@@ -111,6 +119,14 @@ export interface CostSpec {
 
 const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
+/** Every planned layer, a block's nested layers after the block itself. */
+export function allLayers(layers: readonly PlannedLayerBase[]): PlannedLayer[] {
+  return layers.flatMap((l) => [
+    l as PlannedLayer,
+    ...allLayers(l.children ?? []),
+  ]);
+}
+
 /**
  * Floats alive after one forward pass over `m` rows. With `probes` (training),
  * each weight site also holds its zero probe and the probe sum.
@@ -118,7 +134,7 @@ const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 function forwardFloats(shapes: ModelShapes, m: number, probes: boolean) {
   // The uploaded batch and its one-hot labels (as wide as the logits).
   let floats = m * product(shapes.inputShape) + m * shapes.outputUnits;
-  for (const l of shapes.layers) {
+  for (const l of allLayers(shapes.layers)) {
     floats += plannerOf(l.type).forwardFloats(l, m, probes);
   }
   // logSoftmax, its product with the labels, and the argmax/equal of evaluation.
@@ -212,7 +228,12 @@ export function estimateJobCost(
   const m = Math.max(1, Math.min(spec.batch_size, trainRows));
   const sites = shapes.trainable;
 
-  const params = sites.reduce((n, s) => n + siteParams(s), 0);
+  const layers = allLayers(shapes.layers);
+  // Batch-norm scale and shift take the base rule: slots, no curvature.
+  const plain = layers.reduce((n, l) => n + (l.plainParams ?? 0), 0);
+  const params = sites.reduce((n, s) => n + siteParams(s), 0) + plain;
+  // Running statistics: saved and exported like weights, never updated by a rule.
+  const frozen = layers.reduce((n, l) => n + (l.stateFloats ?? 0), 0);
   const slots = slotsPerParam(optimizer) * params;
   // K-FAC's A, G, A^-1 and G^-1 of every site.
   const kfacFactors = optimizer.name === "kfac"
@@ -231,7 +252,7 @@ export function estimateJobCost(
   // over-count, since only tensors downstream of a probe get one.
   let trainStep = 2 * forwardFloats(shapes, m, true);
   for (const s of sites) trainStep += siteStepFloats(s, m);
-  for (const l of shapes.layers) {
+  for (const l of allLayers(shapes.layers)) {
     trainStep += plannerOf(l.type).backwardFloats(l, m, l.inputGradient);
   }
   trainStep += updateTemporaries(optimizer) * params;
@@ -248,13 +269,13 @@ export function estimateJobCost(
     rows * shapes.outputUnits * F32; // one-hot labels
 
   const bytes = {
-    parameters: params * F32,
+    parameters: (params + frozen) * F32,
     optimizer_state: (slots + kfacFactors + coefficients) * F32,
     activations: Math.max(trainStep, evalStep) * F32,
     curvature: curvatureBytes(shapes, optimizer, m),
     dataset,
     // Weights and checkpointed slots read to the host, then encoded to bytes.
-    checkpoint: 2 * (params + slots + kfacFactors) * F32,
+    checkpoint: 2 * (params + frozen + slots + kfacFactors) * F32,
   };
   const total_bytes = bytes.parameters + bytes.optimizer_state +
     bytes.activations + bytes.curvature + bytes.dataset + bytes.checkpoint;
@@ -276,7 +297,7 @@ function stepFlops(
 ): FlopEstimate {
   let forward = 0;
   let backward = 0;
-  for (const l of shapes.layers) {
+  for (const l of allLayers(shapes.layers)) {
     const f = plannerOf(l.type).flops(l, m, l.inputGradient);
     forward += f.forward;
     backward += f.backward;

@@ -5,6 +5,17 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ExportSink } from "./layers/mod.ts";
 import type { SequentialModel } from "./model.ts";
+import type { LossName } from "./spec_fields.ts";
+
+/** How the trained model is to be read. */
+export interface ExportOptions {
+  /**
+   * The training loss: under `sigmoid_cross_entropy` the export ends in a
+   * sigmoid, so it predicts what the engine predicts (loss.ts
+   * `predictions`); otherwise it gives the logits.
+   */
+  loss?: LossName;
+}
 
 /** The saved model: `model.json` content and the concatenated weight bytes. */
 export interface ModelArtifacts {
@@ -14,38 +25,66 @@ export interface ModelArtifacts {
   weightData: Uint8Array;
 }
 
-/** Mirrors our model as a `tf.Sequential` with the same weights and saves it in memory. */
+/**
+ * Mirrors our model in TF.js layers with the same weights and saves it in
+ * memory: a `tf.Sequential` for a plain stack of layers (as before residual
+ * blocks existed, so those exports are unchanged), a functional `tf.model`
+ * over symbolic tensors when a residual block branches.
+ */
 export async function exportModel(
   model: SequentialModel,
+  options: ExportOptions = {},
 ): Promise<ModelArtifacts> {
-  const seq = tf.sequential();
   const pairs: [tf.layers.Layer, () => tf.Tensor[]][] = [];
-  let first = true;
-  const sink: ExportSink = {
-    inputConfig() {
-      const config = first ? { inputShape: model.inputShape } : {};
-      first = false;
-      return config;
-    },
-    add(layer, weights) {
-      seq.add(layer);
-      if (weights) pairs.push([layer, weights]);
-    },
-  };
-  for (const layer of model.layers) layer.exportTo(sink);
+  const input = tf.input({ shape: model.inputShape });
+  const head = (sink: ExportSink, logits: tf.SymbolicTensor) =>
+    options.loss === "sigmoid_cross_entropy"
+      ? sink.apply(tf.layers.activation({ activation: "sigmoid" }), logits)
+      : logits;
+  let mirror: tf.LayersModel;
+  if (model.branched) {
+    const sink: ExportSink = {
+      inputConfig: () => ({}),
+      apply(layer, x, weights) {
+        if (weights) pairs.push([layer, weights]);
+        return layer.apply(x) as tf.SymbolicTensor;
+      },
+    };
+    const logits = model.layers.reduce((h, l) => l.exportTo(sink, h), input);
+    mirror = tf.model({ inputs: input, outputs: head(sink, logits) });
+  } else {
+    // A stack: the symbolic tensors are only threaded through.
+    const seq = tf.sequential();
+    let first = true;
+    const sink: ExportSink = {
+      inputConfig() {
+        const config = first ? { inputShape: model.inputShape } : {};
+        first = false;
+        return config;
+      },
+      apply(layer, x, weights) {
+        seq.add(layer);
+        if (weights) pairs.push([layer, weights]);
+        return x as tf.SymbolicTensor;
+      },
+    };
+    for (const layer of model.layers) layer.exportTo(sink, input);
+    head(sink, input);
+    mirror = seq;
+  }
   for (const [layer, weights] of pairs) {
     const ws = tf.tidy(weights);
     layer.setWeights(ws);
     for (const w of ws) if (!(w instanceof tf.Variable)) w.dispose();
   }
   let saved: tf.io.ModelArtifacts | undefined;
-  await seq.save(tf.io.withSaveHandler((artifacts) => {
+  await mirror.save(tf.io.withSaveHandler((artifacts) => {
     saved = artifacts;
     return Promise.resolve({
       modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
     });
   }));
-  seq.dispose();
+  mirror.dispose();
   const weightData = new Uint8Array(tf.io.concatenateArrayBuffers(
     Array.isArray(saved!.weightData)
       ? saved!.weightData

@@ -1,30 +1,43 @@
 /**
- * A sequential classifier built from the spec, with its own forward pass so
- * that each weight site's input and pre-activation gradient can be captured.
+ * A classifier built from the spec, with its own forward pass so that each
+ * weight site's input and pre-activation gradient can be captured.
  * Everything about a layer kind is in its module under layers/; the model
- * only strings the built layers together.
+ * only strings the built layers together (a residual block strings its own).
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { ModelSpec } from "./spec.ts";
 import { Rng } from "./rng.ts";
 import { inferModelShapes } from "./shapes.ts";
 import {
+  type BuildContext,
+  type ForwardPass,
   kindOf,
   type Layer,
-  type SiteCapture,
+  type PlainParameter,
   type WeightSite,
 } from "./layers/mod.ts";
+import type { PlannedLayer } from "./layers/plans.ts";
+
+/** The evaluation pass: running statistics, no dropout, no probes. */
+const EVAL: ForwardPass = { mode: "eval" };
 
 /** The model: built layers over variables. */
 export class SequentialModel {
   readonly layers: Layer[] = [];
   /**
-   * Every weight site in forward order, as the optimizers see them:
-   * `trainable[i].index === i`.
+   * Every weight site in forward order, nested ones included, as the
+   * optimizers see them: `trainable[i].index === i`.
    */
   readonly trainable: WeightSite[] = [];
+  /**
+   * Trainable parameters outside any site (batch-norm scale and shift), in
+   * forward order: the base update rule takes them with their mean gradient.
+   */
+  readonly plain: PlainParameter[] = [];
   readonly inputShape: number[];
   readonly outputUnits: number;
+  /** Whether a layer is a residual block (the export is then functional). */
+  readonly branched: boolean;
 
   /**
    * Builds the layers and initialises weights from `seed`.
@@ -36,25 +49,32 @@ export class SequentialModel {
     const shapes = inferModelShapes(spec);
     this.inputShape = shapes.inputShape;
     this.outputUnits = shapes.outputUnits;
-    const ctx = { rng: new Rng(seed), init: spec.init };
+    const ctx: BuildContext = {
+      rng: new Rng(seed),
+      init: spec.init,
+      build(plan) {
+        // Nested plans come typed as the base; every plan is one of the union.
+        const planned = plan as PlannedLayer;
+        return kindOf(planned.type).build(planned, ctx);
+      },
+    };
     for (const plan of shapes.layers) {
-      const layer = kindOf(plan.type).build(plan, ctx);
+      const layer = ctx.build(plan);
       this.layers.push(layer);
       this.trainable.push(...layer.sites);
+      this.plain.push(...layer.plain);
     }
+    this.branched = shapes.layers.some((l) => l.type === "residual");
   }
 
   /**
-   * Logits for a batch. With `probes`, adds probe i to weight site i's
-   * pre-activation (so d loss / d probe is that site's output gradient) and
-   * stores each site's input (or patches) in `captures[i]`, kept for the caller.
+   * Logits for a batch. `pass.mode` says train or eval (batch norm's
+   * statistics, dropout); with `pass.probes`, adds probe i to weight site
+   * i's pre-activation (so d loss / d probe is that site's output gradient)
+   * and stores each site's input (or patches) in `pass.captures[i]`, kept
+   * for the caller. Without a pass: evaluation.
    */
-  forward(
-    x: tf.Tensor,
-    probes?: tf.Tensor[],
-    captures?: SiteCapture[],
-  ): tf.Tensor2D {
-    const pass = { probes, captures };
+  forward(x: tf.Tensor, pass: ForwardPass = EVAL): tf.Tensor2D {
     let h = x;
     for (const layer of this.layers) h = layer.forward(h, pass);
     return h as tf.Tensor2D;
@@ -65,7 +85,7 @@ export class SequentialModel {
     return this.trainable.map((s) => [m, ...s.output]);
   }
 
-  /** Every variable by its self-describing name. */
+  /** Every variable by its self-describing name, running statistics included. */
   variables(): Map<string, tf.Variable> {
     return new Map(this.layers.flatMap((l) => l.variables()));
   }

@@ -56,4 +56,9 @@ export function deriveSeed(seed: number, ...salt: number[]): number {
 }
 
 /** Seed streams: one per purpose, so that changing one never shifts another. */
-export const SEED_STREAM = { init: 1, split: 2, order: 3 } as const;
+export const SEED_STREAM = {
+  init: 1,
+  split: 2,
+  order: 3,
+  dropout: 4,
+} as const;

@@ -8,6 +8,7 @@
 import type { PlannedSite } from "./layers/kind.ts";
 import {
   LAYER_PLANNERS,
+  type LayerSpec,
   type PlannedLayer,
   plannerOf,
 } from "./layers/plans.ts";
@@ -51,47 +52,96 @@ const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const LOGIT_KINDS = Object.values(LAYER_PLANNERS).filter((p) => p.logits)
   .map((p) => p.type).join(" or ");
 
+/** Where a list of layers sits: its JSON path, name prefix, and input. */
+interface SequenceAt {
+  /** JSON path of the list, e.g. `["model", "layers", 3, "layers"]`. */
+  path: SpecPath;
+  /** Prefix of its layers' names: `""` at the top, `residual_1/` in a block. */
+  prefix: string;
+  /** Position of the top-level layer that holds it (sites' `layer`). */
+  top?: number;
+  input: readonly number[];
+  /** Whether the list's input depends on a weight site (needs a gradient). */
+  inputGradient: boolean;
+}
+
 /**
- * Infers every layer's shapes and weight sites from `spec`, allocating no
- * tensor.
- * @throws {EngineError} `invalid_spec` whose `path` names the offending layer
- * field: a dense layer on a non-flat input, a conv or pool on a non-image, a
- * kernel or pool that does not fit its input, or a last layer that is not a
- * dense layer giving a vector of logits, or a strided conv with wide patches
- * after the first trainable layer (whose patch extraction has no gradient).
+ * Plans one list of layers (the model's, or a block's), numbering their
+ * weight sites after those already in `sites`. A block plans its own lists
+ * through `ctx.sequence`, which recurses here.
  */
-export function inferModelShapes(spec: ModelSpec): ModelShapes {
-  let input = [...spec.input_shape];
+function planSequence(
+  specs: readonly LayerSpec[],
+  at: SequenceAt,
+  sites: PlannedSite[],
+): { layers: PlannedLayer[]; output: number[] } {
+  let input = [...at.input];
+  let inputGradient = at.inputGradient;
   const layers: PlannedLayer[] = [];
-  const sites: PlannedSite[] = [];
   const ordinals = new Map<string, number>();
-  spec.layers.forEach((l, index) => {
-    const at: SpecPath = ["model", "layers", index];
-    // Names count layers of one kind: dense_1, dense_2, conv2d_1.
+  specs.forEach((l, index) => {
+    const path: SpecPath = [...at.path, index];
+    // Names count layers of one kind within their list: dense_1, dense_2,
+    // conv2d_1; a block's layers carry its name: residual_1/conv2d_1.
     const ordinal = (ordinals.get(l.type) ?? 0) + 1;
     ordinals.set(l.type, ordinal);
-    const name = `${l.type}_${ordinal}`;
-    const inputGradient = sites.length > 0;
+    const name = `${at.prefix}${l.type}_${ordinal}`;
+    const top = at.top ?? index;
+    const before = sites.length;
+    const layerInput = input;
     const fields = plannerOf(l.type).plan(l, {
       index,
-      input,
+      name,
+      input: layerInput,
       inputGradient,
       site: (shape, part) => {
         const site = {
           ...shape,
           index: sites.length,
           name: part === undefined ? name : `${name}/${part}`,
-          layer: index,
+          layer: top,
         };
         sites.push(site);
         return site;
       },
       fail: (message, field) =>
-        specError(field === undefined ? at : [...at, field], message),
+        specError(field === undefined ? path : [...path, field], message),
+      sequence: (nested, field) =>
+        planSequence(nested, {
+          path: [...path, field],
+          prefix: `${name}/${field === "layers" ? "" : `${field}/`}`,
+          top,
+          input: layerInput,
+          inputGradient,
+        }, sites),
     });
-    layers.push({ ...fields, index, input: [...input], inputGradient });
+    layers.push({ ...fields, index, input: [...layerInput], inputGradient });
+    inputGradient ||= sites.length > before;
     input = fields.output;
   });
+  return { layers, output: input };
+}
+
+/**
+ * Infers every layer's shapes and weight sites from `spec`, allocating no
+ * tensor. Sites are numbered in forward order, a residual block's `layers`
+ * before its `shortcut`.
+ * @throws {EngineError} `invalid_spec` whose `path` names the offending layer
+ * field (nested: `model.layers[3].layers[1]`): a dense layer on a non-flat
+ * input, a conv or pool on a non-image, a kernel or pool that does not fit
+ * its input, a residual block whose branches disagree in shape, or a last
+ * layer that is not a dense layer giving a vector of logits, or a strided
+ * conv with wide patches after the first trainable layer (whose patch
+ * extraction has no gradient).
+ */
+export function inferModelShapes(spec: ModelSpec): ModelShapes {
+  const sites: PlannedSite[] = [];
+  const { layers, output } = planSequence(spec.layers, {
+    path: ["model", "layers"],
+    prefix: "",
+    input: spec.input_shape,
+    inputGradient: false,
+  }, sites);
   const last = spec.layers.length - 1;
   if (!plannerOf(spec.layers[last].type).logits) {
     throw specError(
@@ -105,7 +155,7 @@ export function inferModelShapes(spec: ModelSpec): ModelShapes {
     inputShape: [...spec.input_shape],
     layers,
     trainable: sites,
-    outputUnits: input[0],
+    outputUnits: output[0],
   };
 }
 

@@ -5,10 +5,17 @@
 import { z } from "zod";
 import { syntheticBytes } from "./data/synthetic_size.ts";
 import { formatBytes } from "./units.ts";
-import { positiveInt } from "./spec_fields.ts";
+import { LOSSES, positiveInt, TARGETS } from "./spec_fields.ts";
 import { LayerSpec } from "./layers/plans.ts";
 
-export { type Activation, ACTIVATIONS } from "./spec_fields.ts";
+export {
+  type Activation,
+  ACTIVATIONS,
+  LOSSES,
+  type LossName,
+  type TargetKind,
+  TARGETS,
+} from "./spec_fields.ts";
 /** Any layer, discriminated by `type`: the union of the kinds' specs (layers/plans.ts). */
 export { LayerSpec } from "./layers/plans.ts";
 /** Optimizer names the engine implements. */
@@ -162,17 +169,116 @@ export const DatasetSpec = z.union([
   UploadedDatasetSpec,
 ]);
 
-/** A whole training job, as the CLI config and the API body. */
+/** The learning rate stays at the optimizer's `lr`. */
+export const ConstantScheduleSpec = z.strictObject({
+  name: z.literal("constant"),
+});
+
+/** Linear warmup over `warmup_epochs`, then cosine decay to 0 at the end of training, per step. */
+export const CosineScheduleSpec = z.strictObject({
+  name: z.literal("cosine"),
+  warmup_epochs: z.int().min(0).max(1000).default(0),
+});
+
+/** `lr * gamma^k` once k milestones (epoch numbers) have passed, as PyTorch's MultiStepLR. */
+export const StepScheduleSpec = z.strictObject({
+  name: z.literal("step"),
+  milestones: z.array(positiveInt("milestones", 1000)).min(1).max(100),
+  gamma: z.number().positive().max(1).default(0.1),
+});
+
+/** A learning-rate schedule: a pure function of the global step, for every optimizer. */
+export const ScheduleSpec = z.discriminatedUnion("name", [
+  ConstantScheduleSpec,
+  CosineScheduleSpec,
+  StepScheduleSpec,
+]);
+
+/** The fields of a job whose validity depends on each other. */
+interface CrossFields {
+  model: z.infer<typeof ModelSpec>;
+  loss: (typeof LOSSES)[number];
+  target: (typeof TARGETS)[number];
+  epochs: number;
+  schedule: z.infer<typeof ScheduleSpec>;
+}
+
+/**
+ * Checks between fields, each issue at the JSON path of the field to change:
+ * an autoencoder needs a vector loss and as many output units as input
+ * values; schedules must fit in `epochs`.
+ */
+function checkCrossFields(
+  spec: CrossFields,
+  ctx: { addIssue(issue: z.core.$ZodRawIssue): void },
+): void {
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: "custom", input: spec, path, message });
+  if (spec.target === "input") {
+    if (spec.loss === "softmax_cross_entropy") {
+      issue(
+        ["loss"],
+        'target "input" (an autoencoder) needs a loss over target vectors, sigmoid_cross_entropy or mse, got softmax_cross_entropy',
+      );
+    }
+    const last = spec.model.layers.length - 1;
+    const layer = spec.model.layers[last];
+    const width = spec.model.input_shape.reduce((a, b) => a * b, 1);
+    // Refinements also run after non-fatal issues (e.g. an empty layer list).
+    if (layer && "units" in layer && layer.units !== width) {
+      issue(
+        ["model", "layers", last, "units"],
+        `target "input" reconstructs the input: the last layer needs ${width} units (input_shape [${spec.model.input_shape}]), got ${layer.units}`,
+      );
+    }
+  }
+  const schedule = spec.schedule;
+  if (schedule.name === "cosine" && schedule.warmup_epochs >= spec.epochs) {
+    issue(
+      ["schedule", "warmup_epochs"],
+      `warmup_epochs must be less than epochs (${spec.epochs}), got ${schedule.warmup_epochs}`,
+    );
+  }
+  if (schedule.name === "step") {
+    schedule.milestones.forEach((m, i) => {
+      if (m > spec.epochs) {
+        issue(
+          ["schedule", "milestones", i],
+          `milestones must be at most epochs (${spec.epochs}), got ${m}`,
+        );
+      } else if (i > 0 && m <= schedule.milestones[i - 1]) {
+        issue(
+          ["schedule", "milestones", i],
+          `milestones must be strictly increasing, got ${m} after ${
+            schedule.milestones[i - 1]
+          }`,
+        );
+      }
+    });
+  }
+}
+
+/**
+ * A whole training job, as the CLI config and the API body. Cross-field
+ * checks are refinements: extend it with `safeExtend`, which keeps them.
+ */
 export const JobSpec = z.strictObject({
   model: ModelSpec,
   dataset: DatasetSpec,
   optimizer: OptimizerSpec,
+  loss: z.enum(LOSSES).default("softmax_cross_entropy").describe(
+    "softmax_cross_entropy for class labels; sigmoid_cross_entropy or mse for target vectors; a sample's loss sums over output units",
+  ),
+  target: z.enum(TARGETS).default("labels").describe(
+    "labels: the class label, one-hot; input: the input itself, flattened (an autoencoder)",
+  ),
+  schedule: ScheduleSpec.default({ name: "constant" }),
   epochs: positiveInt("epochs", 1000).default(10),
   batch_size: positiveInt("batch_size", 4096).default(128),
   seed: z.int().default(42),
   validation_split: z.number().min(0).max(0.9).default(0.1),
   metadata: z.record(z.string(), z.string()).optional(),
-});
+}).superRefine(checkCrossFields);
 
 /** The validated spec, defaults filled in. */
 export type JobSpec = z.infer<typeof JobSpec>;
@@ -181,4 +287,5 @@ export type JobSpecInput = z.input<typeof JobSpec>;
 export type ModelSpec = z.infer<typeof ModelSpec>;
 export type OptimizerSpec = z.infer<typeof OptimizerSpec>;
 export type DatasetSpec = z.infer<typeof DatasetSpec>;
+export type ScheduleSpec = z.infer<typeof ScheduleSpec>;
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];

@@ -15,7 +15,7 @@ import {
 import type { JobSpec } from "./spec.ts";
 export { SEED_STREAM } from "./rng.ts";
 import { SequentialModel } from "./model.ts";
-import type { SiteCapture } from "./layers/mod.ts";
+import type { ForwardPass, SiteCapture } from "./layers/mod.ts";
 import {
   createOptimizer,
   type Optimizer,
@@ -25,12 +25,15 @@ import { MemoryCoefficientStore } from "./coefficient_store.ts";
 import { deriveSeed, Rng, SEED_STREAM } from "./rng.ts";
 import {
   type BatchPlan,
+  type HostSplit,
   planBatches,
   type SplitData,
   splitData,
 } from "./batches.ts";
-import { evaluate } from "./evaluate.ts";
+import { evaluate, type Evaluation } from "./evaluate.ts";
 import { exportModel, type ModelArtifacts } from "./export.ts";
+import { meanLoss } from "./loss.ts";
+import { learningRateAt } from "./schedule.ts";
 
 /** How a caller plugs into one training run. */
 export interface TrainOptions {
@@ -52,13 +55,7 @@ export interface TrainOptions {
   now?: () => number;
 }
 
-/** Mean softmax cross-entropy of logits against one-hot labels. */
-export function meanCrossEntropy(
-  logits: tf.Tensor2D,
-  oneHot: tf.Tensor2D,
-): tf.Scalar {
-  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1)));
-}
+export { meanCrossEntropy, meanLoss } from "./loss.ts";
 
 /**
  * Trains `spec.model` on `data` with `spec.optimizer`.
@@ -119,6 +116,7 @@ class TrainingRun {
       spec.optimizer,
       this.model.trainable,
       options.store ?? new MemoryCoefficientStore(),
+      this.model.plain,
     );
   }
 
@@ -131,17 +129,14 @@ class TrainingRun {
       ? this.#restore(this.options.resumeFrom) + 1
       : 1;
     let trainLoss = NaN;
-    let val: { loss: number | null; accuracy: number | null } = {
-      loss: null,
-      accuracy: null,
-    };
+    let val: Evaluation | undefined;
     for (let epoch = startEpoch; epoch <= this.spec.epochs; epoch++) {
       const phase = this.optimizer.phase(epoch);
       const t0 = this.now();
       trainLoss = await this.#runEpoch(epoch, phase);
       const seconds = (this.now() - t0) / 1000;
       this.seconds[phase] = (this.seconds[phase] ?? 0) + seconds;
-      val = this.split.val ? evaluate(this.model, this.split.val) : val;
+      val = this.#evaluate(this.split.val) ?? val;
       await this.emit({
         type: "epoch",
         data: {
@@ -150,8 +145,8 @@ class TrainingRun {
           steps: this.plan.count,
           seconds,
           train_loss: trainLoss,
-          val_loss: val.loss,
-          val_accuracy: val.accuracy,
+          ...this.#valMetrics(val),
+          lr: this.#learningRate(epoch, this.plan.count - 1),
         },
       });
       const summary = this.optimizer.coefficientSummary(epoch);
@@ -164,29 +159,63 @@ class TrainingRun {
         await this.emit({ type: "checkpoint", data: { epoch } });
       }
     }
-    if (Number.isNaN(trainLoss) && this.split.val) {
+    if (Number.isNaN(trainLoss)) {
       // Resumed after the last epoch: report the checkpoint's model.
-      val = evaluate(this.model, this.split.val);
+      val = this.#evaluate(this.split.val);
     }
     const result: TrainResult = {
-      final: {
-        train_loss: trainLoss,
-        val_loss: val.loss,
-        val_accuracy: val.accuracy,
-      },
+      final: { train_loss: trainLoss, ...this.#valMetrics(val) },
       counters: { ...this.counters },
       seconds_by_phase: { ...this.seconds },
     };
-    if (this.split.test) {
-      result.final.test_accuracy =
-        evaluate(this.model, this.split.test).accuracy ??
-          undefined;
+    const test = this.#evaluate(this.split.test);
+    if (test?.accuracy != null) result.final.test_accuracy = test.accuracy;
+    if (test?.reconstructionError != null) {
+      result.final.test_reconstruction_error = test.reconstructionError;
     }
     if (this.options.saveModel) {
-      await this.options.saveModel(await exportModel(this.model));
+      await this.options.saveModel(
+        await exportModel(this.model, { loss: this.spec.loss }),
+      );
     }
     await this.emit({ type: "result", data: result });
     return result;
+  }
+
+  #evaluate(split: HostSplit | undefined): Evaluation | undefined {
+    return split && evaluate(this.model, split, this.spec.loss);
+  }
+
+  /**
+   * The validation fields of epoch and result events: accuracy for
+   * classification, and for autoencoders `val_accuracy: null` (the field
+   * stays, as epoch_metrics stores it) plus `val_reconstruction_error`.
+   */
+  #valMetrics(val: Evaluation | undefined): {
+    val_loss: number | null;
+    val_accuracy: number | null;
+    val_reconstruction_error?: number | null;
+  } {
+    const metrics = {
+      val_loss: val?.loss ?? null,
+      val_accuracy: val?.accuracy ?? null,
+    };
+    return this.spec.target === "input"
+      ? {
+        ...metrics,
+        val_reconstruction_error: val?.reconstructionError ?? null,
+      }
+      : metrics;
+  }
+
+  /** The schedule's learning rate at step `step` (0-based) of `epoch`. */
+  #learningRate(epoch: number, step: number): number {
+    return learningRateAt(
+      this.spec.schedule,
+      this.spec.optimizer.lr,
+      (epoch - 1) * this.plan.count + step,
+      { stepsPerEpoch: this.plan.count, epochs: this.spec.epochs },
+    );
   }
 
   async #runEpoch(epoch: number, phase: Phase): Promise<number> {
@@ -203,6 +232,8 @@ class TrainingRun {
         );
       }
       const batch = order[s];
+      const lr = this.#learningRate(epoch, s);
+      this.optimizer.setLearningRate(lr);
       await this.optimizer.beforeStep(epoch, batch);
       const before = { ...this.optimizer.counters };
       const loss = this.#step(epoch, batch);
@@ -231,7 +262,7 @@ class TrainingRun {
         this.#lastStepEvent = t;
         await this.emit({
           type: "step",
-          data: { epoch, step: s + 1, steps: order.length, loss, phase },
+          data: { epoch, step: s + 1, steps: order.length, loss, phase, lr },
         });
       }
     }
@@ -260,10 +291,23 @@ class TrainingRun {
       tf.tidy(() => {
         const { x: xb, y: yb } = this.split.train.rows(start, m);
         const probes = this.model.probeShapes(m).map((s) => tf.zeros(s));
+        const sites = probes.length;
+        const pass: ForwardPass = {
+          mode: "train",
+          captures,
+          // Dropout masks from (seed, epoch, batch): a resume redraws them.
+          seed: deriveSeed(this.spec.seed, SEED_STREAM.dropout, epoch, batch),
+        };
+        // Plain parameters (batch norm) get their gradient from autograd
+        // with the probes'; without them this is the probes alone.
         const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
-          meanCrossEntropy(this.model.forward(xb, ps, captures), yb)
-        )(probes);
-        const outGrads = grads.map((g, i) =>
+          meanLoss(
+            this.spec.loss,
+            this.model.forward(xb, { ...pass, probes: ps.slice(0, sites) }),
+            yb,
+          )
+        )([...probes, ...this.model.plain.map((p) => p.variable)]);
+        const outGrads = grads.slice(0, sites).map((g, i) =>
           tf.reshape(g, [-1, this.model.trainable[i].units]) as tf.Tensor2D
         );
         let read = false;
@@ -273,6 +317,7 @@ class TrainingRun {
           m,
           captures,
           outGrads,
+          plainGrads: grads.slice(sites),
           readHost: (tensors) => {
             if (read) throw new Error("readHost may be called once per step");
             read = true;

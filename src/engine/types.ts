@@ -33,7 +33,10 @@ export class EngineError extends Error {
   }
 }
 
-/** An in-memory classification dataset; samples are row-major float32. */
+/**
+ * An in-memory dataset; samples are row-major float32. Labels are the
+ * targets of classification; an autoencoder's targets are the samples.
+ */
 export interface Dataset {
   /** Features, `samples * prod(sampleShape)` values. */
   x: Float32Array;
@@ -97,6 +100,8 @@ export interface StepEventData {
   steps: number;
   loss: number;
   phase: Phase;
+  /** The learning rate this step used (the schedule's). */
+  lr: number;
 }
 
 export interface EpochEventData {
@@ -106,7 +111,12 @@ export interface EpochEventData {
   seconds: number;
   train_loss: number;
   val_loss: number | null;
+  /** Null for autoencoders (`target: "input"`), which report reconstruction error. */
   val_accuracy: number | null;
+  /** Autoencoders only: see {@link FinalMetrics}. */
+  val_reconstruction_error?: number | null;
+  /** The learning rate of the epoch's last step. */
+  lr: number;
 }
 
 export interface CoefficientLayerSummary {
@@ -118,11 +128,19 @@ export interface CoefficientLayerSummary {
   damping: number;
 }
 
+/**
+ * Metrics after the last epoch. Classification (`target: "labels"`) reports
+ * accuracy; autoencoders (`target: "input"`) report reconstruction error
+ * instead: the squared error summed over a sample's outputs (the sigmoid
+ * outputs for sigmoid cross-entropy), averaged over samples.
+ */
 export interface FinalMetrics {
   train_loss: number;
   val_loss: number | null;
   val_accuracy: number | null;
   test_accuracy?: number;
+  val_reconstruction_error?: number | null;
+  test_reconstruction_error?: number;
 }
 
 /** The `data` of the final `result` event. */

@@ -84,6 +84,7 @@ export const conv2d: LayerKind<typeof Conv2dLayerSpec, Conv2dPlan> = {
     );
     return {
       sites: [site],
+      plain: [],
       variables: () => siteVariables(site),
       forward: (x, pass) =>
         activate(
@@ -95,7 +96,7 @@ export const conv2d: LayerKind<typeof Conv2dLayerSpec, Conv2dPlan> = {
           ),
           plan.activation,
         ),
-      exportTo(sink) {
+      exportTo(sink, x) {
         const layer = tf.layers.conv2d({
           ...sink.inputConfig(),
           filters: site.units,
@@ -104,7 +105,7 @@ export const conv2d: LayerKind<typeof Conv2dLayerSpec, Conv2dPlan> = {
           padding: plan.padding,
           activation: plan.activation,
         });
-        sink.add(layer, () => [
+        return sink.apply(layer, x, () => [
           tf.reshape(site.kernel, [...g.kernel, g.channels, site.units]),
           site.bias,
         ]);

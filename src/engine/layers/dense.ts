@@ -6,12 +6,7 @@ import {
   densePlanner,
 } from "./dense_plan.ts";
 import type { LayerKind } from "./kind.ts";
-import {
-  activate,
-  createLinearSite,
-  linearForward,
-  siteVariables,
-} from "./linear_site.ts";
+import { createLinearSite, denseOutput, siteVariables } from "./linear_site.ts";
 
 /** The `dense` kind. */
 export const dense: LayerKind<typeof DenseLayerSpec, DensePlan> = {
@@ -20,19 +15,17 @@ export const dense: LayerKind<typeof DenseLayerSpec, DensePlan> = {
     const site = createLinearSite(plan.sites[0], ctx, plan.activation);
     return {
       sites: [site],
+      plain: [],
       variables: () => siteVariables(site),
       forward: (x, pass) =>
-        activate(
-          linearForward(site, x as tf.Tensor2D, x.shape[0], pass),
-          plan.activation,
-        ),
-      exportTo(sink) {
+        denseOutput(site, x as tf.Tensor2D, plan.activation, pass),
+      exportTo(sink, x) {
         const layer = tf.layers.dense({
           ...sink.inputConfig(),
           units: site.units,
           activation: plan.activation,
         });
-        sink.add(layer, () => [site.kernel, site.bias]);
+        return sink.apply(layer, x, () => [site.kernel, site.bias]);
       },
     };
   },

@@ -12,10 +12,9 @@ export const flatten: LayerKind<typeof FlattenLayerSpec, FlattenPlan> = {
   ...flattenPlanner,
   build: () => ({
     sites: [],
+    plain: [],
     variables: () => [],
     forward: (x) => tf.reshape(x, [x.shape[0], -1]),
-    exportTo(sink) {
-      sink.add(tf.layers.flatten(sink.inputConfig()));
-    },
+    exportTo: (sink, x) => sink.apply(tf.layers.flatten(sink.inputConfig()), x),
   }),
 };

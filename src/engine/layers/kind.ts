@@ -22,6 +22,7 @@ import type { z } from "zod";
 import type { Rng } from "../rng.ts";
 import type { EngineError } from "../types.ts";
 import type { PatchGeometry } from "./geometry.ts";
+import type { LayerSpec } from "./plans.ts";
 
 /** The shape of one weight site as planned: `rows (M*T, fanIn) @ kernel (fanIn, units) + bias`. */
 export interface SiteShape {
@@ -57,8 +58,24 @@ export interface PlannedLayerBase<T extends string = string> {
   inputGradient: boolean;
   /** Shape of one sample leaving it. */
   output: number[];
-  /** The weight sites this layer owns, in forward order (none for pools). */
+  /**
+   * The weight sites this layer owns, in forward order (none for pools); a
+   * block owns every site nested in it.
+   */
   sites: readonly PlannedSite[];
+  /**
+   * Layers nested in this one, in forward order (a residual block's `layers`,
+   * then its `shortcut`); absent for every other kind. The cost estimate
+   * walks them: a block's own terms count only what it adds.
+   */
+  children?: readonly PlannedLayerBase[];
+  /**
+   * Floats of its own trainable parameters outside any weight site (a batch
+   * norm's scale and shift); absent for none.
+   */
+  plainParams?: number;
+  /** Floats of its own non-trainable variables (running statistics); absent for none. */
+  stateFloats?: number;
 }
 
 /** What a planner returns: its plan less the fields shape inference fills in from the context. */
@@ -66,10 +83,22 @@ export type PlanFields<P extends PlannedLayerBase> = P extends PlannedLayerBase
   ? Omit<P, "index" | "input" | "inputGradient">
   : never;
 
+/** A nested list of layers as planned: a residual block's `layers` or `shortcut`. */
+export interface PlannedSequence {
+  layers: PlannedLayerBase[];
+  /** Shape of one sample leaving the last layer (the input's, for an empty list). */
+  output: number[];
+}
+
 /** What shape inference hands a planner besides the layer's spec. */
 export interface PlanContext {
-  /** Position of the layer in `model.layers`. */
+  /** Position of the layer in its list (`model.layers`, or a block's list). */
   index: number;
+  /**
+   * Self-describing name of the layer, prefixed by the blocks it sits in
+   * (`residual_1/batch_norm_2`): the prefix of its variables' names.
+   */
+  name: string;
   /** Shape of one sample entering the layer. */
   input: readonly number[];
   /** Whether a weight site lies upstream, so the layer's input needs a gradient. */
@@ -81,6 +110,13 @@ export interface PlanContext {
   site(shape: SiteShape, part?: string): PlannedSite;
   /** An `invalid_spec` error naming this layer, or its `field`. */
   fail(message: string, field?: string): EngineError;
+  /**
+   * Plans `specs` (this layer's `field`, e.g. a block's `layers`) on this
+   * layer's input: their sites are numbered next, their names prefixed with
+   * this layer's, and their errors name `<this layer>.<field>[i]`.
+   * @throws {EngineError} `invalid_spec` from a nested layer.
+   */
+  sequence(specs: readonly LayerSpec[], field: string): PlannedSequence;
 }
 
 /** FLOPs of one layer over a batch (a multiply-add counts 2). */
@@ -179,27 +215,65 @@ export interface WeightSite extends PlannedSite {
   math: SiteMath;
 }
 
-/** One forward pass: evaluation when empty, training with probes and captures. */
+/**
+ * A trainable parameter that no optimizer preconditions (batch-norm scale
+ * and shift): it takes the base update rule with the plain mean gradient,
+ * as in kfac-pytorch.
+ */
+export interface PlainParameter {
+  /** Self-describing name, e.g. `batch_norm_1/gamma`; its slots add a suffix. */
+  name: string;
+  variable: tf.Variable;
+}
+
+/**
+ * One forward pass. `train` uses batch statistics (and updates the running
+ * ones) and drops units; `eval` uses running statistics and drops nothing.
+ * Probes and captures are the optimizers' business and independent of mode.
+ */
 export interface ForwardPass {
+  mode: "train" | "eval";
+  /**
+   * Train mode: the seed of this step's dropout masks, derived from (run
+   * seed, epoch, batch) so a resumed run draws the same masks; each dropout
+   * layer derives its own stream from it.
+   */
+  seed?: number;
   /** Per site, by index: a zero tensor added to its pre-activation. */
   probes?: readonly tf.Tensor[];
   /** Receives each site's inputs (or patches), by site index; kept for the caller. */
   captures?: SiteCapture[];
 }
 
-/** Where a layer puts its TF.js layers-format counterpart. */
+/**
+ * Where a layer puts its TF.js layers-format counterpart: applied to the
+ * symbolic tensor of its input, as in a functional `tf.model`. A sequential
+ * export ignores the tensors and appends the layers in order.
+ */
 export interface ExportSink {
-  /** `{ inputShape }` for the model's first TF.js layer, `{}` afterwards. */
+  /** `{ inputShape }` for a sequential model's first TF.js layer, `{}` otherwise. */
   inputConfig(): { inputShape?: number[] };
-  /** Appends `layer`; `weights` gives its weights in TF.js order, called in a tidy. */
-  add(layer: tf.layers.Layer, weights?: () => tf.Tensor[]): void;
+  /**
+   * Applies `layer` to `x`; `weights` gives its weights in TF.js order,
+   * called in a tidy once the whole model is built.
+   */
+  apply(
+    layer: tf.layers.Layer,
+    x: tf.SymbolicTensor | tf.SymbolicTensor[],
+    weights?: () => tf.Tensor[],
+  ): tf.SymbolicTensor;
 }
 
 /** A built layer: its variables and sites, its forward pass, its export. */
 export interface Layer {
   /** The weight sites it owns, in forward order. */
   readonly sites: readonly WeightSite[];
-  /** Every variable it owns by self-describing name, in checkpoint order. */
+  /** Its trainable parameters outside any site, in forward order. */
+  readonly plain: readonly PlainParameter[];
+  /**
+   * Every variable it owns by self-describing name, in checkpoint order,
+   * non-trainable ones (running statistics) included.
+   */
   variables(): [string, tf.Variable][];
   /**
    * Its output for a batch. With `pass.probes`, adds each site's probe to its
@@ -207,8 +281,8 @@ export interface Layer {
    * the weights (evaluation, reference gradients).
    */
   forward(x: tf.Tensor, pass: ForwardPass): tf.Tensor;
-  /** Appends its TF.js counterpart(s) and weights. */
-  exportTo(sink: ExportSink): void;
+  /** Applies its TF.js counterpart(s) to `x` and queues their weights. */
+  exportTo(sink: ExportSink, x: tf.SymbolicTensor): tf.SymbolicTensor;
 }
 
 /** What building a layer needs besides its plan. */
@@ -217,6 +291,8 @@ export interface BuildContext {
   rng: Rng;
   /** `model.init`: undefined picks He for relu layers, Glorot otherwise. */
   init: "he" | "glorot" | undefined;
+  /** Builds a nested planned layer (a block's) with this same context. */
+  build(plan: PlannedLayerBase): Layer;
 }
 
 /** A whole layer kind: the planner and the tensor side. */

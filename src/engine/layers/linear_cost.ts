@@ -84,6 +84,15 @@ export function kfacStepFloats(s: SiteShape, m: number): number {
     3 * (na * na + ng * ng) + 3 * na * ng;
 }
 
+/** Tensors an activation allocates per output value (linear_site.ts `activate`). */
+const ACTIVATION_TENSORS: Record<Activation, number> = {
+  linear: 0,
+  relu: 1,
+  tanh: 1,
+  sigmoid: 1,
+  gelu: 5, // s / sqrt 2, erf, 1 +, 0.5 *, s *
+};
+
 /**
  * Floats of a linear site's outputs over `m` rows: the product, + bias, in
  * training the probe and + probe, and the activation unless linear.
@@ -94,7 +103,7 @@ export function siteOutputFloats(
   m: number,
   training: boolean,
 ): number {
-  const perOutput = 2 + (training ? 2 : 0) + (activation === "linear" ? 0 : 1);
+  const perOutput = 2 + (training ? 2 : 0) + ACTIVATION_TENSORS[activation];
   return perOutput * m * s.output.reduce((a, b) => a * b, 1);
 }
 

@@ -213,9 +213,48 @@ export function linearForward(
   return s;
 }
 
-/** Applies a layer's activation. */
+/**
+ * A dense layer's output `act(x W + b)`. Training passes with probes go
+ * through {@link linearForward}; otherwise this mirrors tfjs-layers'
+ * `Dense.call` op for op (a fused matMul with bias, and relu, where it fuses
+ * them), so an exported dense model reproduces our evaluation bit for bit.
+ */
+export function denseOutput(
+  site: WeightSite,
+  x: tf.Tensor2D,
+  activation: Activation,
+  pass: ForwardPass,
+): tf.Tensor {
+  if (pass.probes) {
+    return activate(linearForward(site, x, x.shape[0], pass), activation);
+  }
+  if (activation === "relu" || activation === "linear") {
+    return tf.fused.matMul({
+      a: x,
+      b: site.kernel,
+      bias: site.bias,
+      activation,
+    });
+  }
+  return activate(tf.add(tf.matMul(x, site.kernel), site.bias), activation);
+}
+
+/**
+ * Applies a layer's activation, op for op as tfjs-layers applies the
+ * activation of the same name, so an exported model reproduces our outputs
+ * bit for bit. `gelu` is exact: `x * 0.5 (1 + erf(x / sqrt 2))`.
+ */
 export function activate(s: tf.Tensor, activation: Activation): tf.Tensor {
-  if (activation === "relu") return tf.relu(s);
-  if (activation === "tanh") return tf.tanh(s);
-  return s;
+  switch (activation) {
+    case "relu":
+      return tf.relu(s);
+    case "tanh":
+      return tf.tanh(s);
+    case "sigmoid":
+      return tf.sigmoid(s);
+    case "gelu":
+      return tf.mul(s, tf.mul(0.5, tf.add(1, tf.erf(tf.div(s, Math.SQRT2)))));
+    case "linear":
+      return s;
+  }
 }

@@ -12,16 +12,19 @@ export const maxPool2d: LayerKind<typeof MaxPool2dLayerSpec, MaxPool2dPlan> = {
   ...maxPool2dPlanner,
   build: (plan) => ({
     sites: [],
+    plain: [],
     variables: () => [],
     forward: (x) =>
       tf.maxPool(x as tf.Tensor4D, plan.pool, plan.strides, plan.padding),
-    exportTo(sink) {
-      sink.add(tf.layers.maxPooling2d({
-        ...sink.inputConfig(),
-        poolSize: plan.pool,
-        strides: plan.strides,
-        padding: plan.padding,
-      }));
-    },
+    exportTo: (sink, x) =>
+      sink.apply(
+        tf.layers.maxPooling2d({
+          ...sink.inputConfig(),
+          poolSize: plan.pool,
+          strides: plan.strides,
+          padding: plan.padding,
+        }),
+        x,
+      ),
   }),
 };

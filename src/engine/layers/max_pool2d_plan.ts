@@ -7,7 +7,7 @@ import {
   windowSize,
   windowStrides,
 } from "./geometry.ts";
-import type { LayerPlanner, PlannedLayerBase } from "./kind.ts";
+import type { LayerPlanner, PlanContext, PlannedLayerBase } from "./kind.ts";
 
 /** Max pooling; `strides` defaults to `pool_size`. */
 export const MaxPool2dLayerSpec = z.strictObject({
@@ -24,8 +24,64 @@ export interface MaxPool2dPlan extends PlannedLayerBase<"max_pool2d"> {
   padding: "valid" | "same";
 }
 
-const outputFloats = (plan: MaxPool2dPlan, m: number) =>
+/** Floats of a pool's output over `m` rows. */
+export const outputFloats = (plan: { output: number[] }, m: number) =>
   m * plan.output.reduce((a, b) => a * b, 1);
+
+/** A pooling layer's shared fields as planned (max_pool2d, avg_pool2d). */
+export type PoolFields = Pick<
+  MaxPool2dPlan,
+  "output" | "pool" | "strides" | "padding"
+>;
+
+/**
+ * Shape inference of a window pool (`type` names it in messages).
+ * @throws {EngineError} `invalid_spec` for a non-image input or a pool that
+ * does not fit it.
+ */
+export function planPool(
+  type: string,
+  spec: Omit<z.output<typeof MaxPool2dLayerSpec>, "type">,
+  ctx: PlanContext,
+): PoolFields {
+  const shape = ctx.input;
+  if (shape.length !== 3) {
+    throw ctx.fail(
+      `${type} expects a 3-D input [height, width, channels], got [${shape}]`,
+    );
+  }
+  const pool = pair(spec.pool_size);
+  const strides = pair(spec.strides ?? spec.pool_size);
+  const g = patchGeometry(
+    shape as [number, number, number],
+    pool,
+    strides,
+    spec.padding,
+  );
+  if (g.outHeight < 1 || g.outWidth < 1) {
+    throw ctx.fail(
+      `pool [${pool}] does not fit input [${shape}] with padding ${spec.padding}; use a pool of at most ${
+        shape[0]
+      }x${shape[1]} or padding "same"`,
+      "pool_size",
+    );
+  }
+  return {
+    output: [g.outHeight, g.outWidth, shape[2]],
+    pool,
+    strides,
+    padding: spec.padding,
+  };
+}
+
+/** FLOPs of a window pool: every output reads its window, forward and back. */
+export function poolFlops(plan: PoolFields, m: number) {
+  const window = plan.pool[0] * plan.pool[1];
+  return {
+    forward: outputFloats(plan, m) * window,
+    backward: outputFloats(plan, m) * window,
+  };
+}
 
 /** Shapes and costs of `max_pool2d`. */
 export const maxPool2dPlanner: LayerPlanner<
@@ -35,45 +91,12 @@ export const maxPool2dPlanner: LayerPlanner<
   type: "max_pool2d",
   spec: MaxPool2dLayerSpec,
   logits: false,
-  plan(spec, ctx) {
-    const shape = ctx.input;
-    if (shape.length !== 3) {
-      throw ctx.fail(
-        `max_pool2d expects a 3-D input [height, width, channels], got [${shape}]`,
-      );
-    }
-    const pool = pair(spec.pool_size);
-    const strides = pair(spec.strides ?? spec.pool_size);
-    const g = patchGeometry(
-      shape as [number, number, number],
-      pool,
-      strides,
-      spec.padding,
-    );
-    if (g.outHeight < 1 || g.outWidth < 1) {
-      throw ctx.fail(
-        `pool [${pool}] does not fit input [${shape}] with padding ${spec.padding}; use a pool of at most ${
-          shape[0]
-        }x${shape[1]} or padding "same"`,
-        "pool_size",
-      );
-    }
-    return {
-      type: "max_pool2d",
-      output: [g.outHeight, g.outWidth, shape[2]],
-      pool,
-      strides,
-      padding: spec.padding,
-      sites: [],
-    };
-  },
+  plan: (spec, ctx) => ({
+    type: "max_pool2d",
+    ...planPool("max_pool2d", spec, ctx),
+    sites: [],
+  }),
   forwardFloats: outputFloats,
   backwardFloats: () => 0,
-  flops(plan, m) {
-    const window = plan.pool[0] * plan.pool[1];
-    return {
-      forward: outputFloats(plan, m) * window,
-      backward: outputFloats(plan, m) * window,
-    };
-  },
+  flops: poolFlops,
 };

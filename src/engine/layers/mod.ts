@@ -4,11 +4,16 @@
  * plans.ts, which admission imports directly: this module loads TF.js.
  */
 import type { z } from "zod";
+import { avgPool2d } from "./avg_pool2d.ts";
+import { batchNorm } from "./batch_norm.ts";
 import { conv2d } from "./conv2d.ts";
 import { dense } from "./dense.ts";
+import { dropout } from "./dropout.ts";
 import { flatten } from "./flatten.ts";
+import { globalAvgPool2d } from "./global_avg_pool2d.ts";
 import type { LayerKind } from "./kind.ts";
 import { maxPool2d } from "./max_pool2d.ts";
+import { residual } from "./residual.ts";
 import type {
   LAYER_PLANNERS,
   LayerSpec,
@@ -22,7 +27,17 @@ export type * from "./kind.ts";
 /** Every kind by the `type` it builds; its planner half must be the registered one's. */
 export const LAYER_KINDS: {
   [T in LayerType]: LayerKind<(typeof LAYER_PLANNERS)[T]["spec"], PlanOf<T>>;
-} = { dense, conv2d, max_pool2d: maxPool2d, flatten };
+} = {
+  dense,
+  conv2d,
+  max_pool2d: maxPool2d,
+  avg_pool2d: avgPool2d,
+  global_avg_pool2d: globalAvgPool2d,
+  flatten,
+  batch_norm: batchNorm,
+  dropout,
+  residual,
+};
 
 /** The kind of `type`. */
 export function kindOf(

@@ -8,19 +8,35 @@
  * missing entry a compile error.
  */
 import { z } from "zod";
+import { avgPool2dPlanner } from "./avg_pool2d_plan.ts";
+import { batchNormPlanner } from "./batch_norm_plan.ts";
 import { conv2dPlanner } from "./conv2d_plan.ts";
 import { densePlanner } from "./dense_plan.ts";
+import { dropoutPlanner } from "./dropout_plan.ts";
 import { flattenPlanner } from "./flatten_plan.ts";
+import { globalAvgPool2dPlanner } from "./global_avg_pool2d_plan.ts";
 import type { LayerPlanner } from "./kind.ts";
 import { maxPool2dPlanner } from "./max_pool2d_plan.ts";
+import { residualPlanner } from "./residual_plan.ts";
 
-/** Any layer, discriminated by `type`. */
+/**
+ * Any layer, discriminated by `type`. Recursive: a residual block's spec
+ * refers back to this union through zod getters (residual_plan.ts).
+ */
 export const LayerSpec = z.discriminatedUnion("type", [
   densePlanner.spec,
   conv2dPlanner.spec,
   maxPool2dPlanner.spec,
+  avgPool2dPlanner.spec,
+  globalAvgPool2dPlanner.spec,
   flattenPlanner.spec,
-]);
+  batchNormPlanner.spec,
+  dropoutPlanner.spec,
+  residualPlanner.spec,
+]).meta({
+  // A named component, so the OpenAPI generator writes the recursion as a $ref.
+  id: "LayerSpec",
+});
 /** A validated layer spec, defaults filled in. */
 export type LayerSpec = z.infer<typeof LayerSpec>;
 /** The layer kinds by name. */
@@ -31,7 +47,12 @@ export const LAYER_PLANNERS = {
   dense: densePlanner,
   conv2d: conv2dPlanner,
   max_pool2d: maxPool2dPlanner,
+  avg_pool2d: avgPool2dPlanner,
+  global_avg_pool2d: globalAvgPool2dPlanner,
   flatten: flattenPlanner,
+  batch_norm: batchNormPlanner,
+  dropout: dropoutPlanner,
+  residual: residualPlanner,
 } satisfies { [T in LayerType]: { type: T } };
 
 /** The planned layer of kind `T`. */

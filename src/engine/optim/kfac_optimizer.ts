@@ -85,14 +85,17 @@ export class KfacOptimizer extends BaseOptimizer {
     });
     if (this.#steps % this.invEvery === 0) this.#refreshInverses(ctx);
     this.#steps += 1;
-    this.apply(this.sites.map((s, i) => {
-      const f = this.#factors[i];
-      const grad = s.math.meanGradient(
-        ctx.captures[s.index],
-        ctx.outGrads[s.index],
-      );
-      return s.math.kfacPrecondition(grad, f.aInv, f.gInv);
-    }));
+    this.apply(
+      this.sites.map((s, i) => {
+        const f = this.#factors[i];
+        const grad = s.math.meanGradient(
+          ctx.captures[s.index],
+          ctx.outGrads[s.index],
+        );
+        return s.math.kfacPrecondition(grad, f.aInv, f.gInv);
+      }),
+      ctx.plainGrads,
+    );
   }
 
   #refreshInverses(ctx: StepContext): void {

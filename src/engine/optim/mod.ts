@@ -1,8 +1,12 @@
 /** Builds the optimizer a spec names. */
 import type { OptimizerSpec } from "../spec.ts";
-import type { WeightSite } from "../layers/mod.ts";
+import type { PlainParameter, WeightSite } from "../layers/mod.ts";
 import type { CoefficientStore } from "../types.ts";
-import { FirstOrderOptimizer, type Optimizer } from "./optimizer.ts";
+import {
+  type BaseOptimizer,
+  FirstOrderOptimizer,
+  type Optimizer,
+} from "./optimizer.ts";
 import { AdamwRule, MomentumRule } from "./update_rules.ts";
 import { SmwOptimizer } from "./smw_optimizer.ts";
 import { KfacOptimizer } from "./kfac_optimizer.ts";
@@ -28,12 +32,27 @@ function momentumRule(
   );
 }
 
-/** One optimizer for `sites`, configured from the validated spec. */
+/**
+ * One optimizer for `sites`, configured from the validated spec; `plain`
+ * parameters (batch-norm scale and shift) take its base update rule with
+ * their mean gradient.
+ */
 export function createOptimizer(
   spec: OptimizerSpec,
   sites: WeightSite[],
   store: CoefficientStore,
+  plain: readonly PlainParameter[] = [],
 ): Optimizer {
+  const optimizer = preconditioner(spec, sites, store);
+  optimizer.addPlain(plain);
+  return optimizer;
+}
+
+function preconditioner(
+  spec: OptimizerSpec,
+  sites: WeightSite[],
+  store: CoefficientStore,
+): BaseOptimizer {
   switch (spec.name) {
     case "sgd":
       return new FirstOrderOptimizer(

@@ -4,7 +4,12 @@
  * preconditions (`directions`) and applies (`UpdateRule`).
  */
 import * as tf from "@tensorflow/tfjs";
-import type { SiteCapture, SiteGrad, WeightSite } from "../layers/mod.ts";
+import type {
+  PlainParameter,
+  SiteCapture,
+  SiteGrad,
+  WeightSite,
+} from "../layers/mod.ts";
 import type {
   CoefficientLayerSummary,
   Counters,
@@ -23,6 +28,11 @@ export interface StepContext {
   captures: SiteCapture[];
   /** Per weight site: d(mean loss)/d(pre-activation), rows = samples x positions. */
   outGrads: tf.Tensor2D[];
+  /**
+   * Per plain parameter (batch-norm scale and shift), in the model's order:
+   * its plain mean-loss gradient, which no optimizer preconditions.
+   */
+  plainGrads: tf.Tensor[];
   /** Reads `tensors` to the host together with the loss: at most once per step. */
   readHost(tensors: tf.Tensor[]): Float32Array[];
 }
@@ -36,6 +46,8 @@ export interface Optimizer {
   phase(epoch: number): Phase;
   /** Async work before a step, outside any tidy (e.g. loading cached coefficients). */
   beforeStep(epoch: number, batch: number): Promise<void>;
+  /** Sets the learning rate of the following steps (the schedule's, per step). */
+  setLearningRate(lr: number): void;
   /** Preconditions and applies one step; synchronous, inside the step's tidy. */
   step(ctx: StepContext): void;
   /** Async work after a step (e.g. persisting new coefficients). */
@@ -65,6 +77,8 @@ export abstract class BaseOptimizer implements Optimizer {
     jitter_retries: 0,
   };
   protected events: EngineEvent[] = [];
+  /** Parameters outside any site, updated by the base rule (addPlain). */
+  protected plain: readonly PlainParameter[] = [];
 
   constructor(
     readonly sites: WeightSite[],
@@ -72,6 +86,10 @@ export abstract class BaseOptimizer implements Optimizer {
   ) {}
 
   abstract step(ctx: StepContext): void;
+
+  setLearningRate(lr: number): void {
+    this.rule.lr = lr;
+  }
 
   phase(_epoch: number): Phase {
     return "train";
@@ -99,10 +117,27 @@ export abstract class BaseOptimizer implements Optimizer {
     return e;
   }
 
-  /** Applies one direction per site through the update rule. */
-  protected apply(directions: SiteGrad[]): void {
+  /**
+   * Hands the optimizer the trainable parameters outside any site: the
+   * base rule updates them with their plain gradient, as kfac-pytorch does
+   * with the parameters it does not precondition; their slots are created now.
+   */
+  addPlain(params: readonly PlainParameter[]): void {
+    this.plain = params;
+    this.rule.addPlain(params);
+  }
+
+  /**
+   * Applies one direction per site, then each plain parameter's mean
+   * gradient (`plainGrads`, aligned with them), through the update rule.
+   */
+  protected apply(
+    directions: SiteGrad[],
+    plainGrads: readonly tf.Tensor[],
+  ): void {
     this.rule.beginStep();
     this.sites.forEach((s, i) => this.rule.apply(s, directions[i]));
+    this.plain.forEach((p, i) => this.rule.applyPlain(p, plainGrads[i]));
   }
 
   stateVariables(): Map<string, tf.Variable> {
@@ -129,6 +164,7 @@ export class FirstOrderOptimizer extends BaseOptimizer {
       this.sites.map((s) =>
         s.math.meanGradient(ctx.captures[s.index], ctx.outGrads[s.index])
       ),
+      ctx.plainGrads,
     );
   }
 }

@@ -151,7 +151,7 @@ export class SmwOptimizer extends BaseOptimizer {
         this.#column(ctx.batch, s.index, ctx.m, this.#cached[s.index]),
       )
     );
-    this.apply(dirs);
+    this.apply(dirs, ctx.plainGrads);
   }
 
   #record(epoch: number, layer: number, c: Float32Array): void {

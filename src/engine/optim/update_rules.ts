@@ -4,12 +4,24 @@
  * explain themselves, as TF.js's own optimizers name their slots.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { SiteGrad, WeightSite } from "../layers/mod.ts";
+import type { PlainParameter, SiteGrad, WeightSite } from "../layers/mod.ts";
 
 /** Applies directions to weights and owns the slots it needs. */
 export interface UpdateRule {
+  /**
+   * The learning rate of the next `apply`: the spec's `lr` until the trainer
+   * sets each step's from the schedule (schedule.ts).
+   */
+  lr: number;
   /** Updates `site`'s kernel and bias from `direction`; call inside `tf.tidy`. */
   apply(site: WeightSite, direction: SiteGrad): void;
+  /**
+   * Creates the slots of parameters outside any site (batch-norm scale and
+   * shift), so a checkpoint has them from the start: `<name>/momentum`, ...
+   */
+  addPlain(params: readonly PlainParameter[]): void;
+  /** Updates a plain parameter from its mean gradient, as a kernel would be; inside `tf.tidy`. */
+  applyPlain(param: PlainParameter, grad: tf.Tensor): void;
   /** Called once per optimizer step, before `apply` for any layer. */
   beginStep(): void;
   /** Slot variables by name. */
@@ -38,7 +50,7 @@ export class MomentumRule implements UpdateRule {
   readonly #slots = new Map<string, tf.Variable>();
 
   constructor(
-    readonly lr: number,
+    public lr: number,
     readonly momentum: number,
     readonly nesterov: boolean,
     readonly weightDecay: number,
@@ -58,6 +70,17 @@ export class MomentumRule implements UpdateRule {
   apply(site: WeightSite, direction: SiteGrad): void {
     this.#update(site.kernel, direction.kernel, `${site.name}/kernel`);
     this.#update(site.bias, direction.bias, `${site.name}/bias`);
+  }
+
+  addPlain(params: readonly PlainParameter[]): void {
+    if (this.momentum === 0) return;
+    for (const p of params) {
+      slotFor(this.#slots, p.variable, `${p.name}/momentum`);
+    }
+  }
+
+  applyPlain(param: PlainParameter, grad: tf.Tensor): void {
+    this.#update(param.variable, grad, param.name);
   }
 
   #update(w: tf.Variable, d: tf.Tensor, name: string): void {
@@ -95,7 +118,7 @@ export class AdamwRule implements UpdateRule {
   #t = 0;
 
   constructor(
-    readonly lr: number,
+    public lr: number,
     readonly beta1: number,
     readonly beta2: number,
     readonly epsilon: number,
@@ -122,6 +145,17 @@ export class AdamwRule implements UpdateRule {
   apply(site: WeightSite, direction: SiteGrad): void {
     this.#update(site.kernel, direction.kernel, `${site.name}/kernel`);
     this.#update(site.bias, direction.bias, `${site.name}/bias`);
+  }
+
+  addPlain(params: readonly PlainParameter[]): void {
+    for (const p of params) {
+      slotFor(this.#slots, p.variable, `${p.name}/adam_m`);
+      slotFor(this.#slots, p.variable, `${p.name}/adam_v`);
+    }
+  }
+
+  applyPlain(param: PlainParameter, grad: tf.Tensor): void {
+    this.#update(param.variable, grad, param.name);
   }
 
   #update(w: tf.Variable, g: tf.Tensor, name: string): void {
