@@ -1,277 +1,131 @@
 /**
- * `deno task bench [--epochs 3] [--limit N] [--backend wasm] [--out FILE]`
+ * `deno task bench [--epochs 3] [--limit N] [--backend wasm] [--rounds 2]
+ * [--optimizers sgd,fngd,...] [--out FILE]`: the Fashion-MNIST MLP
+ * comparison, with `tf.LayersModel.fit` (bench/mlp.ts).
  *
- * Trains the Fashion-MNIST MLP 784-256-128-10 (batch 128) with every
- * optimizer and with `tf.LayersModel.fit`, all in one process, and prints
- * seconds per epoch side by side with the ratios the product promises:
- * inverse-free FNGD epoch / SGD epoch, inversion epoch / SGD epoch, and
- * fit epoch / our SGD epoch. Results go to bench/results/ with the command.
- *
- * The machine is noisy, so the whole list runs `--rounds` times interleaved
- * (sgd, fngd, ..., fit, sgd, fngd, ...) and each row averages all its epochs;
- * test accuracy is from the last round (every round trains the same seeds).
+ * `deno task bench --config examples/resnet_fashion_mnist.json` (repeatable)
+ * or `--suite examples`: benchmarks job configs, each with sgd, adamw, fngd,
+ * ngd and kfac at their defaults (bench/config_report.ts). `--epochs` and
+ * `--limit` override the config's; `--profile auto|always|never` adds a
+ * step profile (auto: when the inverse-free target is missed or was not
+ * measured); `--no-warmup` skips the untimed warm-up. One report per config and
+ * backend under bench/results/ (`--results-dir`), with the command that
+ * produced it.
  */
 import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs";
 import {
+  BACKEND_NAMES,
   type BackendName,
-  type Dataset,
-  type EpochEventData,
   initBackend,
-  JobSpec,
-  type OptimizerSpec,
-  train,
+  OPTIMIZER_NAMES,
+  type OptimizerName,
 } from "../src/engine/mod.ts";
-import { resolveDataset } from "../src/datasets.ts";
-import { splitData } from "../src/engine/batches.ts";
+import { benchMlp } from "./mlp.ts";
+import { loadBenchConfig } from "./config_bench.ts";
+import { benchConfig } from "./config_report.ts";
+
+/** Named groups of configs for `--suite`. */
+const SUITES: Record<string, string[]> = {
+  examples: [
+    "examples/resnet_fashion_mnist.json",
+    "examples/autoencoder_fashion_mnist.json",
+  ],
+};
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    epochs: { type: "string", default: "3" },
+    epochs: { type: "string" },
     limit: { type: "string" },
     backend: { type: "string", default: "wasm" },
-    optimizers: { type: "string", default: "sgd,fngd,ngd,kfac,adamw" },
+    optimizers: { type: "string" },
     rounds: { type: "string", default: "2" },
     out: { type: "string" },
+    "results-dir": { type: "string", default: "bench/results" },
+    config: { type: "string", multiple: true },
+    suite: { type: "string" },
+    profile: { type: "string", default: "auto" },
+    "profile-batches": { type: "string", default: "10" },
+    "no-warmup": { type: "boolean", default: false },
   },
 });
-const epochs = Number(values.epochs);
-const limit = values.limit ? Number(values.limit) : undefined;
+
+function fail(message: string): never {
+  console.error(`error: ${message}`);
+  Deno.exit(2);
+}
+
+function positive(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    fail(`--${name} must be a positive integer, got ${v}`);
+  }
+  return n;
+}
+
 const backend = values.backend as BackendName;
-const rounds = Number(values.rounds);
-
-const OPTIMIZERS: Record<string, OptimizerSpec> = {
-  sgd: {
-    name: "sgd",
-    lr: 0.05,
-    momentum: 0.9,
-    nesterov: false,
-    weight_decay: 0.0005,
-  },
-  fngd: {
-    name: "fngd",
-    lr: 0.05,
-    momentum: 0.9,
-    nesterov: false,
-    weight_decay: 0.0005,
-    damping: 1,
-  },
-  ngd: {
-    name: "ngd",
-    lr: 0.05,
-    momentum: 0.9,
-    nesterov: false,
-    weight_decay: 0.0005,
-    damping: 1,
-  },
-  kfac: {
-    name: "kfac",
-    lr: 0.01,
-    momentum: 0.9,
-    weight_decay: 0.0005,
-    damping: 0.01,
-    factor_decay: 0.95,
-    inv_every: 20,
-  },
-  adamw: {
-    name: "adamw",
-    lr: 0.001,
-    beta1: 0.9,
-    beta2: 0.999,
-    epsilon: 1e-8,
-    weight_decay: 0.01,
-  },
-};
-
-function specWith(optimizer: OptimizerSpec): JobSpec {
-  return JobSpec.parse({
-    model: {
-      input_shape: [784],
-      layers: [
-        { type: "dense", units: 256, activation: "relu" },
-        { type: "dense", units: 128, activation: "relu" },
-        { type: "dense", units: 10 },
-      ],
-    },
-    dataset: { name: "fashion-mnist" },
-    optimizer,
-    epochs,
-    batch_size: 128,
-    seed: 42,
-    validation_split: 0.1,
-  });
+if (!BACKEND_NAMES.includes(backend)) {
+  fail(`--backend must be one of ${BACKEND_NAMES.join(", ")}`);
 }
+const epochs = positive("epochs", values.epochs);
+const limit = positive("limit", values.limit);
+const rounds = positive("rounds", values.rounds)!;
+const command = `deno task bench ${Deno.args.join(" ")}`.trim();
 
-interface Row {
-  name: string;
-  epochs: EpochEventData[];
-  testAccuracy: number | undefined;
-  counters?: Record<string, number>;
+const configs = [...(values.config ?? [])];
+if (values.suite !== undefined) {
+  const suite = SUITES[values.suite];
+  if (!suite) fail(`--suite must be one of ${Object.keys(SUITES).join(", ")}`);
+  configs.push(...suite);
 }
-
-async function runEngine(name: string, data: Dataset): Promise<Row> {
-  const epochsSeen: EpochEventData[] = [];
-  const result = await train(specWith(OPTIMIZERS[name]), data, {
-    onEvent: (e) => {
-      if (e.type === "epoch") {
-        epochsSeen.push(e.data);
-        console.error(
-          `${name} epoch ${e.data.epoch} (${e.data.phase}): ${
-            e.data.seconds.toFixed(2)
-          } s`,
-        );
-      }
-    },
-  });
-  return {
-    name,
-    epochs: epochsSeen,
-    testAccuracy: result.final.test_accuracy,
-    counters: { ...result.counters },
-  };
-}
-
-/** The same MLP and data through tf.LayersModel.fit, SGD with momentum. */
-async function runFit(data: Dataset): Promise<Row> {
-  const spec = specWith(OPTIMIZERS.sgd);
-  const split = splitData(data, spec, [784], 10);
-  const model = tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [784], units: 256, activation: "relu" }),
-      tf.layers.dense({ units: 128, activation: "relu" }),
-      tf.layers.dense({ units: 10 }),
-    ],
-  });
-  model.compile({
-    optimizer: tf.train.momentum(0.05, 0.9),
-    loss: (y: tf.Tensor, p: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, p),
-  });
-  const x = tf.tensor2d(split.train.x, [split.train.count, 784]);
-  const y = tf.tensor2d(split.train.targets!, [split.train.count, 10]);
-  const rows: EpochEventData[] = [];
-  for (let epoch = 1; epoch <= epochs; epoch++) {
-    const t0 = performance.now();
-    const h = await model.fit(x, y, {
-      batchSize: 128,
-      epochs: 1,
-      shuffle: true,
-      verbose: 0,
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    console.error(`fit epoch ${epoch}: ${seconds.toFixed(2)} s`);
-    rows.push({
-      epoch,
-      phase: "train",
-      steps: Math.ceil(split.train.count / 128),
-      seconds,
-      train_loss: h.history.loss[0] as number,
-      val_loss: null,
-      val_accuracy: null,
-      lr: 0.05,
-    });
+for (const path of configs) {
+  try {
+    await Deno.stat(path);
+  } catch {
+    fail(`config ${path} not found`);
   }
-  let testAccuracy: number | undefined;
-  if (split.test) {
-    testAccuracy = tf.tidy(() => {
-      const tx = tf.tensor2d(split.test!.x, [split.test!.count, 784]);
-      const labels = tf.tensor2d(split.test!.targets!, [split.test!.count, 10])
-        .argMax(1);
-      const pred = (model.predict(tx) as tf.Tensor).argMax(1);
-      return tf.mean(tf.cast(tf.equal(pred, labels), "float32")).dataSync()[0];
-    });
-  }
-  x.dispose();
-  y.dispose();
-  model.dispose();
-  return { name: "tf.LayersModel.fit (sgd)", epochs: rows, testAccuracy };
 }
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-function meanSeconds(row: Row | undefined, phase?: string): number {
-  const es = row?.epochs.filter((e) => !phase || e.phase === phase) ?? [];
-  return es.length ? mean(es.map((e) => e.seconds)) : NaN;
+if (values.out && configs.length > 1) {
+  fail("--out names one report; give it with a single --config");
+}
+const profile = values.profile as "auto" | "always" | "never";
+if (!["auto", "always", "never"].includes(profile)) {
+  fail("--profile must be auto, always or never");
 }
 
 await initBackend(backend);
-const full = await resolveDataset({ name: "fashion-mnist", limit });
-const rows: Row[] = [];
-/** Adds a round's row to the row of the same name: epochs accumulate, accuracy is the latest. */
-function record(row: Row): void {
-  const existing = rows.find((r) => r.name === row.name);
-  if (!existing) return void rows.push(row);
-  existing.epochs.push(...row.epochs);
-  existing.testAccuracy = row.testAccuracy;
-  existing.counters = row.counters;
-}
-for (let round = 1; round <= rounds; round++) {
-  console.error(`round ${round} of ${rounds}`);
-  for (const name of values.optimizers!.split(",")) {
-    record(await runEngine(name, full));
+if (!configs.length) {
+  await benchMlp({
+    epochs: epochs ?? 3,
+    limit,
+    backend,
+    rounds,
+    optimizers: values.optimizers ?? "sgd,fngd,ngd,kfac,adamw",
+    command,
+    out: values.out,
+  });
+} else {
+  const optimizers = (values.optimizers ?? "sgd,adamw,fngd,ngd,kfac")
+    .split(",") as OptimizerName[];
+  const unknown = optimizers.filter((n) => !OPTIMIZER_NAMES.includes(n));
+  if (unknown.length) fail(`unknown optimizers: ${unknown.join(", ")}`);
+  const written: string[] = [];
+  for (const path of configs) {
+    const cfg = await loadBenchConfig(path, { epochs, limit });
+    written.push(
+      await benchConfig(cfg, {
+        backend,
+        rounds,
+        optimizers,
+        profile,
+        profileBatches: positive("profile-batches", values["profile-batches"])!,
+        warmup: !values["no-warmup"],
+        command,
+        out: values.out,
+        resultsDir: values["results-dir"],
+      }),
+    );
   }
-  record(await runFit(full));
+  if (written.length > 1) console.error(`wrote ${written.join(", ")}`);
 }
-
-const byName = (n: string) => rows.find((r) => r.name === n);
-const sgdEpoch = meanSeconds(byName("sgd"));
-const ratio = (x: number) =>
-  Number.isFinite(x / sgdEpoch) ? (x / sgdEpoch).toFixed(3) : "n/a";
-const command = `deno task bench ${Deno.args.join(" ")}`.trim();
-const lines = [
-  `# Fashion-MNIST MLP 784-256-128-10, batch 128, backend ${backend}`,
-  "",
-  `Command: \`${command}\``,
-  `Date: ${
-    new Date().toISOString()
-  }; Deno ${Deno.version.deno}; ${navigator.hardwareConcurrency} cores; samples ${full.y.length}${
-    limit ? ` (limit ${limit})` : ""
-  }; ${epochs} epochs each, ${rounds} interleaved rounds.`,
-  "",
-  "| optimizer | phase | epochs timed | s/epoch (mean) | min | max | x sgd epoch (means) | test accuracy after last epoch |",
-  "|---|---|---|---|---|---|---|---|",
-];
-for (const r of rows) {
-  const phases = [...new Set(r.epochs.map((e) => e.phase))];
-  for (const p of phases) {
-    const s = meanSeconds(r, p);
-    const secs = r.epochs.filter((e) => e.phase === p).map((e) => e.seconds);
-    const cells = [
-      r.name,
-      p,
-      secs.length,
-      s.toFixed(2),
-      Math.min(...secs).toFixed(2),
-      Math.max(...secs).toFixed(2),
-      ratio(s),
-      r.testAccuracy?.toFixed(4) ?? "n/a",
-    ];
-    lines.push(`| ${cells.join(" | ")} |`);
-  }
-}
-const fngd = byName("fngd");
-const fit = byName("tf.LayersModel.fit (sgd)");
-lines.push(
-  "",
-  "Targets (ratios from this one run):",
-  `- fngd inverse_free epoch / sgd epoch = ${
-    ratio(meanSeconds(fngd, "inverse_free"))
-  } (target <= 1.05)`,
-  `- fngd inversion epoch / sgd epoch = ${
-    ratio(meanSeconds(fngd, "inversion"))
-  } (target <= 1.25)`,
-  `- tf.LayersModel.fit epoch / our sgd epoch = ${
-    (meanSeconds(fit) / sgdEpoch).toFixed(3)
-  } (target >= 2)`,
-  "",
-  "Counters: " +
-    rows.filter((r) => r.counters).map((r) =>
-      `${r.name} ${JSON.stringify(r.counters)}`
-    ).join("; "),
-);
-const report = lines.join("\n") + "\n";
-console.log(report);
-const out = values.out ?? `bench/results/fashion_mnist_mlp_${backend}.md`;
-await Deno.mkdir("bench/results", { recursive: true });
-await Deno.writeTextFile(out, report);
-console.error(`wrote ${out}`);

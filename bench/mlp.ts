@@ -1,0 +1,235 @@
+/**
+ * The default bench: the Fashion-MNIST MLP 784-256-128-10 (batch 128) with
+ * every optimizer, at tuned settings, and with `tf.LayersModel.fit`, all in
+ * one process, printing seconds per epoch side by side with the ratios the
+ * product promises: inverse-free FNGD epoch / SGD epoch, inversion epoch /
+ * SGD epoch, and fit epoch / our SGD epoch.
+ *
+ * The machine is noisy, so the whole list runs `rounds` times interleaved
+ * (sgd, fngd, ..., fit, sgd, fngd, ...) and each row averages all its epochs;
+ * test accuracy is from the last round (every round trains the same seeds).
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  type BackendName,
+  type Dataset,
+  type EpochEventData,
+  JobSpec,
+  type OptimizerSpec,
+  train,
+} from "../src/engine/mod.ts";
+import { resolveDataset } from "../src/datasets.ts";
+import { splitData } from "../src/engine/batches.ts";
+import { meanSeconds, type Row, RowSet, runLine, timingLines } from "./rows.ts";
+
+export interface MlpBenchOptions {
+  epochs: number;
+  limit?: number;
+  backend: BackendName;
+  rounds: number;
+  /** Comma-separated optimizer names. */
+  optimizers: string;
+  /** The command line for the report. */
+  command: string;
+  out?: string;
+}
+
+const OPTIMIZERS: Record<string, OptimizerSpec> = {
+  sgd: {
+    name: "sgd",
+    lr: 0.05,
+    momentum: 0.9,
+    nesterov: false,
+    weight_decay: 0.0005,
+  },
+  fngd: {
+    name: "fngd",
+    lr: 0.05,
+    momentum: 0.9,
+    nesterov: false,
+    weight_decay: 0.0005,
+    damping: 1,
+  },
+  ngd: {
+    name: "ngd",
+    lr: 0.05,
+    momentum: 0.9,
+    nesterov: false,
+    weight_decay: 0.0005,
+    damping: 1,
+  },
+  kfac: {
+    name: "kfac",
+    lr: 0.01,
+    momentum: 0.9,
+    weight_decay: 0.0005,
+    damping: 0.01,
+    factor_decay: 0.95,
+    inv_every: 20,
+  },
+  adamw: {
+    name: "adamw",
+    lr: 0.001,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-8,
+    weight_decay: 0.01,
+  },
+};
+
+function specWith(optimizer: OptimizerSpec, epochs: number): JobSpec {
+  return JobSpec.parse({
+    model: {
+      input_shape: [784],
+      layers: [
+        { type: "dense", units: 256, activation: "relu" },
+        { type: "dense", units: 128, activation: "relu" },
+        { type: "dense", units: 10 },
+      ],
+    },
+    dataset: { name: "fashion-mnist" },
+    optimizer,
+    epochs,
+    batch_size: 128,
+    seed: 42,
+    validation_split: 0.1,
+  });
+}
+
+async function runEngine(
+  name: string,
+  data: Dataset,
+  epochs: number,
+): Promise<Row> {
+  const epochsSeen: EpochEventData[] = [];
+  const result = await train(specWith(OPTIMIZERS[name], epochs), data, {
+    onEvent: (e) => {
+      if (e.type === "epoch") {
+        epochsSeen.push(e.data);
+        console.error(
+          `${name} epoch ${e.data.epoch} (${e.data.phase}): ${
+            e.data.seconds.toFixed(2)
+          } s`,
+        );
+      }
+    },
+  });
+  return {
+    name,
+    epochs: epochsSeen,
+    testAccuracy: result.final.test_accuracy,
+    counters: { ...result.counters },
+  };
+}
+
+/** The same MLP and data through tf.LayersModel.fit, SGD with momentum. */
+async function runFit(data: Dataset, epochs: number): Promise<Row> {
+  const spec = specWith(OPTIMIZERS.sgd, epochs);
+  const split = splitData(data, spec, [784], 10);
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [784], units: 256, activation: "relu" }),
+      tf.layers.dense({ units: 128, activation: "relu" }),
+      tf.layers.dense({ units: 10 }),
+    ],
+  });
+  model.compile({
+    optimizer: tf.train.momentum(0.05, 0.9),
+    loss: (y: tf.Tensor, p: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, p),
+  });
+  const x = tf.tensor2d(split.train.x, [split.train.count, 784]);
+  const y = tf.tensor2d(split.train.targets!, [split.train.count, 10]);
+  const rows: EpochEventData[] = [];
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    const t0 = performance.now();
+    const h = await model.fit(x, y, {
+      batchSize: 128,
+      epochs: 1,
+      shuffle: true,
+      verbose: 0,
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    console.error(`fit epoch ${epoch}: ${seconds.toFixed(2)} s`);
+    rows.push({
+      epoch,
+      phase: "train",
+      steps: Math.ceil(split.train.count / 128),
+      seconds,
+      train_loss: h.history.loss[0] as number,
+      val_loss: null,
+      val_accuracy: null,
+      lr: 0.05,
+    });
+  }
+  let testAccuracy: number | undefined;
+  if (split.test) {
+    testAccuracy = tf.tidy(() => {
+      const tx = tf.tensor2d(split.test!.x, [split.test!.count, 784]);
+      const labels = tf.tensor2d(split.test!.targets!, [split.test!.count, 10])
+        .argMax(1);
+      const pred = (model.predict(tx) as tf.Tensor).argMax(1);
+      return tf.mean(tf.cast(tf.equal(pred, labels), "float32")).dataSync()[0];
+    });
+  }
+  x.dispose();
+  y.dispose();
+  model.dispose();
+  return { name: "tf.LayersModel.fit (sgd)", epochs: rows, testAccuracy };
+}
+
+/** Runs the MLP comparison; prints and writes the report, returns its path. */
+export async function benchMlp(opts: MlpBenchOptions): Promise<string> {
+  const { epochs, limit, backend, rounds } = opts;
+  const full = await resolveDataset({ name: "fashion-mnist", limit });
+  const set = new RowSet();
+  for (let round = 1; round <= rounds; round++) {
+    console.error(`round ${round} of ${rounds}`);
+    for (const name of opts.optimizers.split(",")) {
+      set.record(await runEngine(name, full, epochs));
+    }
+    set.record(await runFit(full, epochs));
+  }
+
+  const rows = set.rows;
+  const byName = (n: string) => set.byName(n);
+  const sgdEpoch = meanSeconds(byName("sgd"));
+  const ratio = (x: number) =>
+    Number.isFinite(x / sgdEpoch) ? (x / sgdEpoch).toFixed(3) : "n/a";
+  const lines = [
+    `# Fashion-MNIST MLP 784-256-128-10, batch 128, backend ${backend}`,
+    "",
+    `Command: \`${opts.command}\``,
+    runLine({ samples: full.y.length, limit, epochs, rounds }),
+    "",
+    "| optimizer | phase | epochs timed | s/epoch (mean) | min | max | x sgd epoch (means) | test accuracy after last epoch |",
+    "|---|---|---|---|---|---|---|---|",
+    ...timingLines(rows, sgdEpoch, (r) => r.testAccuracy?.toFixed(4) ?? "n/a"),
+  ];
+  const fngd = byName("fngd");
+  const fit = byName("tf.LayersModel.fit (sgd)");
+  lines.push(
+    "",
+    "Targets (ratios from this one run):",
+    `- fngd inverse_free epoch / sgd epoch = ${
+      ratio(meanSeconds(fngd, "inverse_free"))
+    } (target <= 1.05)`,
+    `- fngd inversion epoch / sgd epoch = ${
+      ratio(meanSeconds(fngd, "inversion"))
+    } (target <= 1.25)`,
+    `- tf.LayersModel.fit epoch / our sgd epoch = ${
+      (meanSeconds(fit) / sgdEpoch).toFixed(3)
+    } (target >= 2)`,
+    "",
+    "Counters: " +
+      rows.filter((r) => r.counters).map((r) =>
+        `${r.name} ${JSON.stringify(r.counters)}`
+      ).join("; "),
+  );
+  const report = lines.join("\n") + "\n";
+  console.log(report);
+  const out = opts.out ?? `bench/results/fashion_mnist_mlp_${backend}.md`;
+  await Deno.mkdir("bench/results", { recursive: true });
+  await Deno.writeTextFile(out, report);
+  console.error(`wrote ${out}`);
+  return out;
+}
