@@ -9,13 +9,12 @@ import {
   createJob,
   getJob,
   getLatestCheckpoint,
-  isTerminalStatus,
-  type JobRow,
   listEpochMetrics,
   listJobEvents,
 } from "../db/mod.ts";
-import { createTestDb, type TestDb } from "./_db.ts";
-import { spawnDeno, waitFor } from "./_process.ts";
+import { createTestDb } from "./_db.ts";
+import { startWorker, untilTerminal } from "./_worker.ts";
+import { waitFor } from "./_process.ts";
 
 /**
  * One 2048-sample batch per epoch, re-solved every epoch: each step builds
@@ -38,28 +37,12 @@ const LONG_STEPS = {
   validation_split: 0,
 };
 
-function startWorker(t: TestDb, leaseSeconds: number) {
-  return spawnDeno(["run", "-A", "workers/worker.ts"], {
-    DATABASE_URL: t.url,
-    LEASE_SECONDS: String(leaseSeconds),
-    FNGD_BACKEND: "wasm",
-  });
-}
-
-function untilTerminal(t: TestDb, id: string, timeoutMs: number) {
-  return waitFor<JobRow>(
-    async () => {
-      const job = await getJob(t.db, "t", id);
-      return job && isTerminalStatus(job.status) ? job : undefined;
-    },
-    timeoutMs,
-    `job ${id} to finish`,
-  );
-}
-
 Deno.test("steps three times longer than the lease never give the job to a second worker", async () => {
   const t = await createTestDb();
-  const workers = [startWorker(t, 1), startWorker(t, 1)];
+  const workers = [
+    startWorker(t, { LEASE_SECONDS: "1" }),
+    startWorker(t, { LEASE_SECONDS: "1" }),
+  ];
   try {
     const { job } = await createJob(t.db, { tenant: "t", spec: LONG_STEPS });
     const done = await untilTerminal(t, job.id, 120_000);
@@ -98,7 +81,7 @@ Deno.test("steps three times longer than the lease never give the job to a secon
 Deno.test("a worker whose lease is taken stops within a step and writes nothing after", async () => {
   const t = await createTestDb();
   const admin = postgres(t.url, { max: 1, onnotice: () => {} });
-  const worker = startWorker(t, 30);
+  const worker = startWorker(t, { LEASE_SECONDS: "30" });
   try {
     const { job } = await createJob(t.db, {
       tenant: "t",

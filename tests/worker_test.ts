@@ -4,15 +4,14 @@ import {
   createJob,
   getJob,
   getJobModel,
-  isTerminalStatus,
-  type JobRow,
   listEpochMetrics,
   listJobEvents,
   requestCancel,
   summarizeCoefficients,
 } from "../db/mod.ts";
 import { createTestDb, type TestDb } from "./_db.ts";
-import { spawnDeno, waitFor } from "./_process.ts";
+import { startWorker, untilTerminal } from "./_worker.ts";
+import { waitFor } from "./_process.ts";
 
 /** A small FNGD MLP on seeded synthetic vectors (2 trainable layers). */
 function mlpSpec(epochs: number, samples: number, batchSize = 64) {
@@ -31,25 +30,6 @@ function mlpSpec(epochs: number, samples: number, batchSize = 64) {
     seed: 7,
     validation_split: 0.1,
   };
-}
-
-function startWorker(t: TestDb) {
-  return spawnDeno(["run", "-A", "workers/worker.ts"], {
-    DATABASE_URL: t.url,
-    LEASE_SECONDS: "2",
-    FNGD_BACKEND: "wasm",
-  });
-}
-
-function untilTerminal(t: TestDb, id: string, timeoutMs: number) {
-  return waitFor<JobRow>(
-    async () => {
-      const job = await getJob(t.db, "t", id);
-      return job && isTerminalStatus(job.status) ? job : undefined;
-    },
-    timeoutMs,
-    `job ${id} to finish`,
-  );
 }
 
 /** Resolves once the job has written its first epoch event. */
@@ -226,12 +206,7 @@ Deno.test("SIGTERM makes a worker hand its running job back to the queue and exi
 Deno.test("a worker refuses a job above its MAX_JOB_BYTES with too_large, on the first attempt", async () => {
   const t = await createTestDb();
   // Inserted directly, as if admitted by an API with a higher limit.
-  const worker = spawnDeno(["run", "-A", "workers/worker.ts"], {
-    DATABASE_URL: t.url,
-    LEASE_SECONDS: "2",
-    FNGD_BACKEND: "wasm",
-    MAX_JOB_BYTES: "1MiB",
-  });
+  const worker = startWorker(t, { MAX_JOB_BYTES: "1MiB" });
   try {
     const { job } = await createJob(t.db, {
       tenant: "t",
