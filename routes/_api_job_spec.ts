@@ -8,6 +8,7 @@ import {
   JobSpec,
   NamedDatasetSpec,
   SyntheticDatasetSpec,
+  TranslationDatasetSpec,
   UploadedDatasetSpec,
 } from "../src/engine/spec.ts";
 
@@ -16,14 +17,19 @@ function datasetMessage(input: unknown): string {
     ? input as Record<string, unknown>
     : {};
   if ("format" in obj || "path" in obj || "images" in obj) {
-    return 'csv and idx datasets given by file path are CLI only; upload the files with POST /v1/datasets and pass {"id": "<dataset id>"}';
+    return 'csv, idx and parallel_text datasets given by file path are CLI only; upload the files with POST /v1/datasets and pass {"id": "<dataset id>"}';
   }
-  return 'expected {"name": "synthetic", ...}, {"name": "fashion-mnist" | "mnist"} or {"id": "<uploaded dataset id>"}';
+  return 'expected {"name": "synthetic", ...}, {"name": "synthetic-translation", ...}, {"name": "fashion-mnist" | "mnist"} or {"id": "<uploaded dataset id>"}';
 }
 
 /** Dataset forms the API accepts. */
 export const ApiDatasetSpec = z.union(
-  [SyntheticDatasetSpec, NamedDatasetSpec, UploadedDatasetSpec],
+  [
+    SyntheticDatasetSpec,
+    TranslationDatasetSpec,
+    NamedDatasetSpec,
+    UploadedDatasetSpec,
+  ],
   { error: (issue) => datasetMessage(issue.input) },
 ).openapi("DatasetSpec");
 

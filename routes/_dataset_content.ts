@@ -9,17 +9,24 @@
  * - `csv`: the UTF-8 CSV as uploaded, except that the label column's header is
  *   renamed `label`, so a reader needs no side channel for the column name:
  *   `parseCsvDataset(text, {labelColumn: "label", shape: row.shape})`.
+ * - `parallel_text`: UTF-8 JSON {@link StoredParallelText}: the options and
+ *   the texts as uploaded, `max_length` resolved (it is also `shape[0]`), so
+ *   a reader rebuilds exactly the dataset validated here with
+ *   `parseParallelText` and `parallelTextDataset`.
  *
  * `shape` is the sample shape; `sha256` and `bytes` describe `content`.
  */
 import {
+  decodeUtf8Text,
   gunzip,
   idxToDataset,
   isGzip,
+  parallelTextDataset,
   parseCsvDataset,
   parseIdx,
+  parseParallelText,
 } from "../src/engine/data/mod.ts";
-import { EngineError } from "../src/engine/types.ts";
+import { EngineError, type TokenizerKind } from "../src/engine/types.ts";
 import { ApiError } from "../src/problem.ts";
 
 /** What the datasets table stores for an upload. */
@@ -142,6 +149,72 @@ export async function encodeCsv(
   return {
     shape: dataset.sampleShape,
     content: new TextEncoder().encode(renamed + text.slice(headerEnd)),
+    samples: dataset.y.length,
+    classes: dataset.classes,
+  };
+}
+
+/** The stored content of a `parallel_text` upload (JSON). */
+export interface StoredParallelText {
+  tokenizer: TokenizerKind;
+  /** Tokens per row: the upload's max_length, or the longest pair's. */
+  max_length: number;
+  test_fraction?: number;
+  /** The training file's text (test_fraction lines included). */
+  train: string;
+  /** The test file's text, when one was uploaded. */
+  test?: string;
+}
+
+/** Options of a parallel-text upload. */
+export interface ParallelTextUpload {
+  file: Uint8Array;
+  testFile?: Uint8Array;
+  tokenizer: TokenizerKind;
+  maxLength?: number;
+  testFraction?: number;
+}
+
+/**
+ * Parses parallel text (and its test file) as a job will, and stores the
+ * texts with the options as {@link StoredParallelText}.
+ * @throws {ApiError} `invalid_dataset` naming the file and line at fault.
+ */
+export async function encodeParallelText(
+  upload: ParallelTextUpload,
+): Promise<EncodedDataset> {
+  const { tokenizer, maxLength, testFraction } = upload;
+  const parse = async (field: string, bytes: Uint8Array) => {
+    const text = await asInvalid(field, () => decodeUtf8Text(bytes));
+    const pairs = await asInvalid(
+      field,
+      () => parseParallelText(text, { tokenizer, maxLength }),
+    );
+    return { text, pairs };
+  };
+  const train = await parse("file", upload.file);
+  const test = upload.testFile
+    ? await parse("test_file", upload.testFile)
+    : undefined;
+  const dataset = await asInvalid(
+    "file",
+    () =>
+      parallelTextDataset(train.pairs, test?.pairs, {
+        tokenizer,
+        maxLength,
+        testFraction,
+      }),
+  );
+  const stored: StoredParallelText = {
+    tokenizer,
+    max_length: dataset.sampleShape[0],
+    test_fraction: testFraction,
+    train: train.text,
+    test: test?.text,
+  };
+  return {
+    shape: dataset.sampleShape,
+    content: new TextEncoder().encode(JSON.stringify(stored)),
     samples: dataset.y.length,
     classes: dataset.classes,
   };

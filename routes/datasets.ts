@@ -1,4 +1,4 @@
-/** /v1/datasets: upload IDX or CSV training data, list and read datasets. */
+/** /v1/datasets: upload IDX, CSV or parallel-text training data, list and read datasets. */
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   createDataset,
@@ -12,7 +12,18 @@ import {
   DATABASE_UNAVAILABLE_RESPONSE,
   problemResponse,
 } from "../src/problem.ts";
-import { encodeCsv, encodeIdx, sha256Hex } from "./_dataset_content.ts";
+import {
+  encodeCsv,
+  encodeIdx,
+  encodeParallelText,
+  sha256Hex,
+} from "./_dataset_content.ts";
+import {
+  MAX_SEQUENCE_LENGTH,
+  MAX_TEST_FRACTION,
+  PAIR_OVERHEAD,
+  TOKENIZERS,
+} from "../src/engine/data/mod.ts";
 import { isUuid } from "./_job_lookup.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
 
@@ -22,7 +33,7 @@ export const DatasetSchema = z.object({
   name: z.string(),
   format: z.enum(DATASET_FORMATS),
   shape: z.array(z.int()).openapi({
-    description: "shape of one sample",
+    description: "shape of one sample; `[max_length]` for parallel text",
     example: [28, 28, 1],
   }),
   bytes: z.int().openapi({ description: "size of the stored content" }),
@@ -49,6 +60,13 @@ export function shapeDataset(
 
 const file = z.instanceof(File).openapi({ type: "string", format: "binary" });
 
+/** Fields that belong to one format only. */
+const FORMAT_FIELDS = {
+  idx: ["images", "labels", "test_images", "test_labels"],
+  csv: ["shape"],
+  parallel_text: ["test_file", "tokenizer", "max_length", "test_fraction"],
+} as const;
+
 const UploadForm = z.object({
   name: z.string().trim().min(1).max(200),
   format: z.enum(DATASET_FORMATS),
@@ -56,7 +74,10 @@ const UploadForm = z.object({
   labels: file.optional().openapi({ description: "idx: training labels" }),
   test_images: file.optional().openapi({ description: "idx: test images" }),
   test_labels: file.optional().openapi({ description: "idx: test labels" }),
-  file: file.optional().openapi({ description: "csv: the CSV file" }),
+  file: file.optional().openapi({
+    description:
+      "csv: the CSV file; parallel_text: UTF-8 `source<TAB>target` lines",
+  }),
   label_column: z.string().min(1).max(200).default("label").openapi({
     description: "csv: header name of the label column",
   }),
@@ -64,11 +85,39 @@ const UploadForm = z.object({
     error:
       "shape must be 1 to 3 comma-separated positive integers, e.g. 28,28,1",
   }).optional().openapi({ description: "csv: sample shape, e.g. 28,28,1" }),
+  test_file: file.optional().openapi({
+    description: "parallel_text: test pairs, as `file`",
+  }),
+  tokenizer: z.enum(TOKENIZERS).optional().openapi({
+    description:
+      "parallel_text: `char` (Unicode characters, the default) or `word` (whitespace-separated)",
+  }),
+  max_length: z.coerce.number().int().min(PAIR_OVERHEAD + 2).max(
+    MAX_SEQUENCE_LENGTH,
+  ).optional().openapi({
+    description:
+      "parallel_text: tokens per row (BEGIN source SEP target END, padded); default the longest pair's",
+  }),
+  test_fraction: z.coerce.number().gt(0).max(MAX_TEST_FRACTION).optional()
+    .openapi({
+      description:
+        "parallel_text: hold out this fraction of `file`'s lines as the test split",
+    }),
 }).superRefine((f, ctx) => {
   const need = f.format === "idx" ? ["images", "labels"] : ["file"];
-  const forbid = f.format === "idx"
-    ? ["file", "shape"]
-    : ["images", "labels", "test_images", "test_labels"];
+  const forbid = [
+    ...(f.format === "idx" ? ["file"] : []),
+    ...Object.entries(FORMAT_FIELDS).flatMap(([format, keys]) =>
+      format === f.format ? [] : keys
+    ),
+  ];
+  if (f.test_file !== undefined && f.test_fraction !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["test_fraction"],
+      message: "give either test_file or test_fraction, not both",
+    });
+  }
   for (const key of need) {
     if (f[key as keyof typeof f] === undefined) {
       ctx.addIssue({
@@ -102,9 +151,9 @@ const unauthorized = problemResponse("missing or invalid API key");
 const upload = createRoute({
   method: "post",
   path: "/v1/datasets",
-  summary: "Upload a dataset (IDX images + labels, or CSV)",
+  summary: "Upload a dataset (IDX images + labels, CSV, or parallel text)",
   description:
-    "multipart/form-data. IDX: `format=idx`, files `images` and `labels` (gzipped or raw), optionally `test_images` and `test_labels`. CSV: `format=csv`, file `file` with a header row, `label_column` (default `label`), optional `shape`. The files are parsed before anything is stored.",
+    "multipart/form-data. IDX: `format=idx`, files `images` and `labels` (gzipped or raw), optionally `test_images` and `test_labels`. CSV: `format=csv`, file `file` with a header row, `label_column` (default `label`), optional `shape`. Parallel text: `format=parallel_text`, file `file` of UTF-8 `source<TAB>target` lines, optionally `test_file` or `test_fraction`, `tokenizer` (`char` or `word`) and `max_length`; `shape` is `[max_length]` and `classes` the vocabulary size (built from the training pairs). The files are parsed before anything is stored; a parse error names the field and line.",
   security: BEARER_SECURITY,
   request: {
     body: {
@@ -118,8 +167,13 @@ const upload = createRoute({
       content: {
         "application/json": {
           schema: DatasetSchema.extend({
-            samples: z.int(),
-            classes: z.int(),
+            samples: z.int().openapi({
+              description: "training samples (pairs, for parallel text)",
+            }),
+            classes: z.int().openapi({
+              description:
+                "classes; for parallel text the vocabulary size, reserved tokens included",
+            }),
           }).openapi("DatasetCreated"),
         },
       },
@@ -187,11 +241,19 @@ export function datasetRoutes({ db, config }: AppDeps) {
           testImages: await bytesOf(form.test_images),
           testLabels: await bytesOf(form.test_labels),
         }, 4 * config.maxUploadBytes)
-        : await encodeCsv(
+        : form.format === "csv"
+        ? await encodeCsv(
           (await bytesOf(form.file))!,
           form.label_column,
           form.shape?.split(",").map(Number),
-        );
+        )
+        : await encodeParallelText({
+          file: (await bytesOf(form.file))!,
+          testFile: await bytesOf(form.test_file),
+          tokenizer: form.tokenizer ?? "char",
+          maxLength: form.max_length,
+          testFraction: form.test_fraction,
+        });
       const row = await createDataset(db, {
         tenant: c.get("tenant"),
         name: form.name,

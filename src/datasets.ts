@@ -1,6 +1,7 @@
 /**
  * Turns a dataset spec into an in-memory dataset for the CLI and the worker:
- * finds named IDX datasets on disk and reads CSV and IDX files from paths.
+ * finds named IDX datasets on disk, reads CSV, IDX and parallel-text files
+ * from paths, and generates the synthetic ones.
  */
 import { isAbsolute, join, resolve } from "node:path";
 import {
@@ -8,14 +9,18 @@ import {
   type DatasetSpec,
   type IdxDatasetSpec,
   type NamedDatasetSpec,
+  type ParallelTextDatasetSpec,
 } from "./engine/spec.ts";
 import { type Dataset, EngineError } from "./engine/types.ts";
 import {
   type IdxArray,
   idxToDataset,
   makeSyntheticDataset,
+  makeTranslationDataset,
+  parallelTextDataset,
   parseCsvDataset,
   parseIdx,
+  parseParallelText,
 } from "./engine/data/mod.ts";
 import type { z } from "zod";
 
@@ -54,15 +59,21 @@ export async function resolveDataset(
     throw new EngineError(
       "invalid_spec",
       `dataset {"id": "${spec.id}"} is an uploaded dataset, which only the HTTP API can resolve; ` +
-        `use a synthetic, named, csv or idx dataset here`,
+        `use a synthetic, named, csv, idx or parallel_text dataset here`,
     );
   }
   if ("format" in spec) {
+    if (spec.format === "parallel_text") {
+      return await loadParallelText(spec, opts);
+    }
     return spec.format === "csv"
       ? await loadCsv(spec, opts)
       : await loadIdxFiles(spec, opts);
   }
   if (spec.name === "synthetic") return makeSyntheticDataset(spec);
+  if (spec.name === "synthetic-translation") {
+    return makeTranslationDataset(spec);
+  }
   return await loadNamed(spec, opts);
 }
 
@@ -115,6 +126,37 @@ async function loadCsv(
     });
   } catch (e) {
     throw located(path, e);
+  }
+}
+
+async function loadParallelText(
+  spec: ParallelTextDatasetSpec,
+  opts: ResolveDatasetOptions,
+): Promise<Dataset> {
+  const parse = async (p: string, what: string) => {
+    const path = relativeTo(opts, p);
+    const bytes = await readFile(path, what);
+    try {
+      return parseParallelText(bytes, {
+        tokenizer: spec.tokenizer,
+        maxLength: spec.max_length,
+      });
+    } catch (e) {
+      throw located(path, e);
+    }
+  };
+  const train = await parse(spec.path, "parallel text");
+  const test = spec.test_path === undefined
+    ? undefined
+    : await parse(spec.test_path, "parallel text test");
+  try {
+    return parallelTextDataset(train, test, {
+      tokenizer: spec.tokenizer,
+      maxLength: spec.max_length,
+      testFraction: spec.test_fraction,
+    });
+  } catch (e) {
+    throw located(relativeTo(opts, spec.path), e);
   }
 }
 

@@ -121,6 +121,8 @@ function runLayer(
       return tf.reshape(x, [m, -1]);
     case "dropout":
       throw new Error("the reference has no dropout masks");
+    default:
+      throw new Error(`the reference has no ${l.type}`);
   }
 }
 

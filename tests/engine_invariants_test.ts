@@ -82,7 +82,7 @@ function perSampleGradients(
         ? tf.reshape(x, [1, -1]) as tf.Tensor2D
         : tf.oneHot(tf.tensor1d([data.y[i]], "int32"), model.outputUnits)
           .toFloat() as tf.Tensor2D;
-      const vars = model.trainable.flatMap((l) => [l.kernel, l.bias]);
+      const vars = model.trainable.flatMap((l) => [l.kernel, l.bias!]);
       // The mean over a batch of one is sample i's own loss (loss.ts).
       const { grads } = tf.variableGrads(
         () => meanLoss(spec.loss, model.forward(x), y),
@@ -90,7 +90,7 @@ function perSampleGradients(
       );
       model.trainable.forEach((l, j) => {
         const k = grads[l.kernel.name].dataSync();
-        const b = grads[l.bias.name].dataSync();
+        const b = grads[l.bias!.name].dataSync();
         const g = new Float64Array(k.length + b.length);
         g.set(k);
         g.set(b, k.length);
@@ -178,7 +178,7 @@ function appliedDirection(
 ): Float64Array {
   const l = before.trainable[layer];
   const k0 = l.kernel.dataSync();
-  const b0 = l.bias.dataSync();
+  const b0 = l.bias!.dataSync();
   const k1 = after.weights[`${l.name}/kernel`].data;
   const b1 = after.weights[`${l.name}/bias`].data;
   const d = new Float64Array(k0.length + b0.length);

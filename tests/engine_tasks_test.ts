@@ -277,7 +277,7 @@ Deno.test("sigmoid and gelu match their formulas, and tfjs-layers reproduces the
   ours.layers.forEach((_, i) => {
     const w = loaded.layers[i].getWeights();
     ours.trainable[i].kernel.assign(w[0] as tf.Tensor2D);
-    ours.trainable[i].bias.assign(w[1] as tf.Tensor1D);
+    ours.trainable[i].bias!.assign(w[1] as tf.Tensor1D);
   });
   const data = dataFor(spec);
   const [a, b] = tf.tidy(() => {

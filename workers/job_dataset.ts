@@ -1,13 +1,16 @@
 /**
- * Turns a job's dataset spec into data: synthetic and named datasets through
- * resolveDataset, uploads (`{"id"}`) from the datasets table, decoded the way
+ * Turns a job's dataset spec into data: synthetic (vectors, images or
+ * translation pairs) and named datasets through resolveDataset, uploads
+ * (`{"id"}`) from the datasets table, decoded the way
  * routes/_dataset_content.ts stored them.
  */
 import { type DatasetRow, getDataset, type Queryable } from "../db/mod.ts";
 import {
   idxToDataset,
+  parallelTextDataset,
   parseCsvDataset,
   parseIdxSequence,
+  parseParallelText,
 } from "../src/engine/data/mod.ts";
 import {
   type Dataset,
@@ -42,12 +45,49 @@ export async function loadJobDataset(
       `dataset ${spec.id} not found for this tenant`,
     );
   }
+  if (row.format === "parallel_text") return parallelTextUploadToDataset(row);
   return row.format === "csv"
     ? parseCsvDataset(new TextDecoder().decode(row.content), {
       labelColumn: "label",
       shape: row.shape,
     })
     : idxUploadToDataset(row);
+}
+
+/**
+ * Rebuilds a parallel-text upload from its stored JSON (the texts and
+ * options, routes/_dataset_content.ts): the same pairs, vocabulary and rows
+ * the upload was validated with.
+ */
+function parallelTextUploadToDataset(row: DatasetRow): Dataset {
+  let stored: Record<string, unknown>;
+  try {
+    stored = JSON.parse(new TextDecoder().decode(row.content));
+  } catch (e) {
+    throw new EngineError(
+      "invalid_data",
+      `stored parallel-text dataset ${row.id} is not JSON`,
+      { cause: e },
+    );
+  }
+  const { tokenizer, max_length, test_fraction, train, test } = stored;
+  if (
+    (tokenizer !== "char" && tokenizer !== "word") ||
+    typeof max_length !== "number" || typeof train !== "string" ||
+    !(test === undefined || typeof test === "string") ||
+    !(test_fraction === undefined || typeof test_fraction === "number")
+  ) {
+    throw new EngineError(
+      "invalid_data",
+      `stored parallel-text dataset ${row.id} lacks tokenizer, max_length or train text`,
+    );
+  }
+  const options = { tokenizer, maxLength: max_length } as const;
+  return parallelTextDataset(
+    parseParallelText(train, options),
+    test === undefined ? undefined : parseParallelText(test, options),
+    { ...options, testFraction: test_fraction },
+  );
 }
 
 /** Splits the concatenated IDX files (images, labels[, test images, test labels]). */

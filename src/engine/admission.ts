@@ -11,6 +11,11 @@ import {
 } from "./cost.ts";
 import { syntheticBytes, syntheticShape } from "./data/synthetic_size.ts";
 import {
+  TRANSLATION_LENGTH,
+  TRANSLATION_VOCABULARY_SIZE,
+  translationBytes,
+} from "./data/translation_size.ts";
+import {
   checkDataFitsModel,
   inferModelShapes,
   type ModelShapes,
@@ -46,20 +51,46 @@ export const NAMED_DATASETS: Record<
 
 /** What the datasets table records about an upload. */
 export interface UploadedDatasetFacts {
-  format: "idx" | "csv";
-  /** Shape of one sample. */
+  format: "idx" | "csv" | "parallel_text";
+  /** Shape of one sample (`[max_length]` for parallel text). */
   shape: number[];
   /** Size of the stored content. */
   bytes: number;
 }
 
+// Fewest stored bytes a parallel-text pair takes: "a\tb\n" inside the
+// stored JSON strings (routes/_dataset_content.ts).
+const MIN_STORED_PAIR_BYTES = 6;
+
+/**
+ * Host bytes a token-sequence dataset of `rows` rows of `length` tokens holds
+ * besides `x` and `y` (which the cost estimate counts as samples): int32
+ * tokens and the uint8 mask of every row as built, and the split's copies
+ * that batches.ts makes of every row (int32 tokens, float32 mask).
+ */
+export function sequenceRowBytes(rows: number, length: number): number {
+  return rows * (4 + 1 + 4 + 4) * length;
+}
+
 /**
  * Dataset facts of an upload from its stored shape and size alone. The sample
  * count is an upper bound: an IDX sample takes at least one byte per value
- * plus a label byte; a CSV value at least a digit and a separator.
+ * plus a label byte; a CSV value at least a digit and a separator; a
+ * parallel-text pair at least {@link MIN_STORED_PAIR_BYTES}.
  */
 export function uploadedDatasetInfo(row: UploadedDatasetFacts): DatasetInfo {
   const features = row.shape.reduce((a, b) => a * b, 1);
+  if (row.format === "parallel_text") {
+    const pairs = Math.floor(row.bytes / MIN_STORED_PAIR_BYTES);
+    return {
+      sampleShape: [...row.shape],
+      trainSamples: pairs,
+      testSamples: 0,
+      // The JSON text, its strings, their lines and the pairs (UTF-16:
+      // 2 bytes a character, 4 copies), then the token rows.
+      loaderBytes: 8 * row.bytes + sequenceRowBytes(pairs, features),
+    };
+  }
   const idx = row.format === "idx";
   return {
     sampleShape: [...row.shape],
@@ -73,12 +104,17 @@ export function uploadedDatasetInfo(row: UploadedDatasetFacts): DatasetInfo {
 
 /** Exact dataset facts of data already in memory (the CLI's csv and idx files). */
 export function datasetInfoOf(data: Dataset): DatasetInfo {
+  const trainSamples = data.y.length;
+  const testSamples = data.test?.y.length ?? 0;
+  const seq = data.sequences;
   return {
     sampleShape: [...data.sampleShape],
-    trainSamples: data.y.length,
-    testSamples: data.test?.y.length ?? 0,
+    trainSamples,
+    testSamples,
     classes: data.classes,
-    loaderBytes: 0,
+    loaderBytes: seq
+      ? sequenceRowBytes(trainSamples + testSamples, seq.length)
+      : 0,
   };
 }
 
@@ -90,6 +126,17 @@ export function datasetInfoFromSpec(
   spec: DatasetSpec,
 ): DatasetInfo | undefined {
   if ("id" in spec || "format" in spec) return undefined;
+  if (spec.name === "synthetic-translation") {
+    return {
+      sampleShape: [TRANSLATION_LENGTH],
+      trainSamples: spec.pairs,
+      testSamples: spec.test_pairs,
+      classes: TRANSLATION_VOCABULARY_SIZE,
+      inputsInUnitInterval: false,
+      loaderBytes: translationBytes(spec).generator +
+        sequenceRowBytes(spec.pairs + spec.test_pairs, TRANSLATION_LENGTH),
+    };
+  }
   if (spec.name === "synthetic") {
     return {
       sampleShape: syntheticShape(spec),

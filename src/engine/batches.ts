@@ -10,30 +10,35 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { JobSpec, TargetKind } from "./spec.ts";
-import { type Dataset, EngineError } from "./types.ts";
+import { type Dataset, EngineError, type SequenceData } from "./types.ts";
 import { deriveSeed, Rng, SEED_STREAM } from "./rng.ts";
 import { checkDataFitsModel, specError } from "./shapes.ts";
 
 /**
  * One split on the host: inputs in model order and targets, `targetWidth`
  * per sample: one-hot labels, or (`targets` undefined) the inputs themselves,
- * flattened, for an autoencoder.
+ * flattened, for an autoencoder; for token sequences (`sequences`), `x`
+ * holds the int32 ids and `targets` the (N, T) target mask as floats.
  */
 export class HostSplit {
   constructor(
-    readonly x: Float32Array,
+    readonly x: Float32Array | Int32Array,
     readonly targets: Float32Array | undefined,
     readonly count: number,
     readonly inputShape: number[],
     readonly targetWidth: number,
+    readonly sequences = false,
   ) {}
 
   /** Whether the targets are one-hot class labels (accuracy applies). */
   get labelled(): boolean {
-    return this.targets !== undefined;
+    return this.targets !== undefined && !this.sequences;
   }
 
-  /** Rows [start, start + size) as backend tensors; the caller disposes them (or runs in a tidy). */
+  /**
+   * Rows [start, start + size) as backend tensors (int32 ids for sequences,
+   * with `y` their target mask); the caller disposes them (or runs in a tidy).
+   */
   rows(start: number, size: number): { x: tf.Tensor; y: tf.Tensor2D } {
     const width = this.x.length / this.count;
     const x = tf.tensor(
@@ -88,6 +93,74 @@ function gatherRows(
     ys[i] = y[r];
   }
   return { xs, ys };
+}
+
+/** Token rows and their target masks (as floats, the loss's weights) in `rows` order. */
+function sequenceSplit(
+  x: Int32Array,
+  mask: Uint8Array,
+  rows: ArrayLike<number>,
+  length: number,
+): HostSplit {
+  const xs = new Int32Array(rows.length * length);
+  const ms = new Float32Array(rows.length * length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    xs.set(x.subarray(r * length, (r + 1) * length), i * length);
+    for (let t = 0; t < length; t++) {
+      ms[i * length + t] = mask[r * length + t];
+    }
+  }
+  return new HostSplit(xs, ms, rows.length, [length], length, true);
+}
+
+/**
+ * Splits token sequences as {@link splitData} splits samples: the same
+ * seeded permutation of rows, `sequences.tokens` as the int32 inputs and
+ * `sequences.targetMask` as the targets.
+ * @throws {EngineError} `invalid_spec` when the loss is not
+ * `sequence_cross_entropy` or the data does not fit the model.
+ */
+function splitSequences(
+  data: Dataset,
+  sequences: SequenceData,
+  spec: JobSpec,
+  inputShape: number[],
+  outputUnits: number,
+): SplitData {
+  if (spec.loss !== "sequence_cross_entropy") {
+    throw specError(
+      ["loss"],
+      `token sequences need loss "sequence_cross_entropy", got ${spec.loss}`,
+    );
+  }
+  checkDataFitsModel({ inputShape, outputUnits }, data);
+  const length = sequences.length;
+  const n = sequences.tokens.length / length;
+  const valCount = Math.floor(n * spec.validation_split);
+  const trainCount = n - valCount;
+  if (trainCount < 1) {
+    throw new EngineError(
+      "invalid_spec",
+      `validation_split ${spec.validation_split} leaves no training samples`,
+    );
+  }
+  const perm = new Rng(deriveSeed(spec.seed, SEED_STREAM.split)).permutation(n);
+  const at = (rows: ArrayLike<number>) =>
+    sequenceSplit(sequences.tokens, sequences.targetMask, rows, length);
+  const out: SplitData = { train: at(perm.subarray(0, trainCount)) };
+  if (valCount > 0) out.val = at(perm.subarray(trainCount));
+  const test = sequences.test;
+  if (test && test.tokens.length > 0) {
+    const count = test.tokens.length / length;
+    out.test = sequenceSplit(
+      test.tokens,
+      test.targetMask,
+      Array.from({ length: count }, (_, i) => i),
+      length,
+    );
+  }
+  return out;
 }
 
 function hostSplit(
@@ -149,6 +222,15 @@ export function splitData(
   inputShape: number[],
   outputUnits: number,
 ): SplitData {
+  if (data.sequences) {
+    return splitSequences(data, data.sequences, spec, inputShape, outputUnits);
+  }
+  if (spec.loss === "sequence_cross_entropy") {
+    throw specError(
+      ["loss"],
+      "sequence_cross_entropy needs a token-sequence dataset, got samples with labels",
+    );
+  }
   checkDataFitsModel(
     { inputShape, outputUnits },
     spec.target === "input" ? { sampleShape: data.sampleShape } : data,

@@ -42,6 +42,7 @@ import { type PlannedLayer, plannerOf } from "./layers/plans.ts";
 import {
   gramFloats,
   gramFlops,
+  kfacAFloats,
   kfacSizes,
   kfacStepFloats,
   siteParams,
@@ -52,6 +53,22 @@ import type { ModelShapes } from "./shapes.ts";
 
 /** Rows per forward pass in evaluation; evaluate.ts reads it from here. */
 export const EVAL_CHUNK_ROWS = 1024;
+
+/**
+ * Positions per evaluation forward pass of a sequence model: a chunk of
+ * 1024 sequences of T tokens would hold T times the activations (and
+ * attention's heads x T^2 scores), e.g. 3.6 GB for T = 89, D = 128.
+ */
+export const EVAL_CHUNK_POSITIONS = 16_384;
+
+/** Samples per evaluation forward pass when each has `positions` positions (1 for vectors). */
+export function evalChunkRows(positions: number): number {
+  if (positions <= 1) return EVAL_CHUNK_ROWS;
+  return Math.max(
+    1,
+    Math.min(EVAL_CHUNK_ROWS, Math.floor(EVAL_CHUNK_POSITIONS / positions)),
+  );
+}
 
 const F32 = 4;
 const F64 = 8;
@@ -133,12 +150,12 @@ export function allLayers(layers: readonly PlannedLayerBase[]): PlannedLayer[] {
  */
 function forwardFloats(shapes: ModelShapes, m: number, probes: boolean) {
   // The uploaded batch and its one-hot labels (as wide as the logits).
-  let floats = m * product(shapes.inputShape) + m * shapes.outputUnits;
+  let floats = m * product(shapes.inputShape) + m * shapes.outputSize;
   for (const l of allLayers(shapes.layers)) {
     floats += plannerOf(l.type).forwardFloats(l, m, probes);
   }
   // logSoftmax, its product with the labels, and the argmax/equal of evaluation.
-  return floats + 3 * m * shapes.outputUnits;
+  return floats + 3 * m * shapes.outputSize;
 }
 
 /** Parameter-sized temporaries of one update, per update rule (counted from update_rules.ts). */
@@ -176,11 +193,12 @@ function curvatureBytes(
     let inverses = 0;
     for (const s of sites) {
       step += kfacStepFloats(s, m);
-      const { a, g } = kfacSizes(s);
-      factors += a * a + g * g;
+      const { g } = kfacSizes(s);
+      const aa = kfacAFloats(s);
+      factors += aa + g * g;
       // Per factor: float64 copy, Cholesky working copy, inverse workspace and
       // result; the float32 result and its upload.
-      for (const n of [a, g]) inverses += n * n * (4 * F64 + 2 * F32);
+      for (const n of [aa, g * g]) inverses += n * (4 * F64 + 2 * F32);
     }
     // At a refresh every factor is concatenated on the backend and copied to the host.
     return step * F32 + 2 * factors * F32 + inverses;
@@ -201,12 +219,14 @@ function curvatureFlops(
       flops += 2 * m * m + (m * m * m) / 3 + 2 * m * m;
     } else if (optimizer.name === "kfac") {
       const rows = m * s.positions;
-      const { a, g } = kfacSizes(s);
-      flops += 2 * rows * a * a + 2 * rows * g * g; // this batch's A and G
-      flops += 3 * (a * a + g * g); // running averages
-      flops += 2 * a * a * g + 2 * a * g * g; // A^-1 [dW; db] G^-1
-      // Cholesky (n^3/3) and inverse (2n^3/3) of both factors, every inv_every steps.
-      flops += (a ** 3 + g ** 3) / optimizer.inv_every;
+      const { a, g, diagonalA } = kfacSizes(s);
+      const aa = kfacAFloats(s);
+      flops += 2 * rows * aa + 2 * rows * g * g; // this batch's A and G
+      flops += 3 * (aa + g * g); // running averages
+      flops += 2 * aa * g + 2 * a * g * g; // A^-1 [dW; db] G^-1
+      // Cholesky (n^3/3) and inverse (2n^3/3) of both factors, every
+      // inv_every steps; a diagonal A inverts entry by entry.
+      flops += ((diagonalA ? a : a ** 3) + g ** 3) / optimizer.inv_every;
     }
   }
   return flops;
@@ -238,8 +258,8 @@ export function estimateJobCost(
   // K-FAC's A, G, A^-1 and G^-1 of every site.
   const kfacFactors = optimizer.name === "kfac"
     ? sites.reduce((n, s) => {
-      const { a, g } = kfacSizes(s);
-      return n + 2 * (a * a + g * g);
+      const { g } = kfacSizes(s);
+      return n + 2 * (kfacAFloats(s) + g * g);
     }, 0)
     : 0;
   // fngd's M c columns: one float per training row and site on the backend,
@@ -257,7 +277,7 @@ export function estimateJobCost(
   }
   trainStep += updateTemporaries(optimizer) * params;
   const evalRows = Math.min(
-    EVAL_CHUNK_ROWS,
+    evalChunkRows(shapes.outputSize / shapes.outputUnits),
     Math.max(valRows, data.testSamples),
   );
   const evalStep = evalRows > 0 ? forwardFloats(shapes, evalRows, false) : 0;
@@ -302,7 +322,7 @@ function stepFlops(
     forward += f.forward;
     backward += f.backward;
   }
-  const loss = 5 * m * shapes.outputUnits;
+  const loss = 5 * m * shapes.outputSize;
   forward += loss;
   backward += loss;
   const update = (optimizer.name === "adamw" ? 14 : 6) * params;

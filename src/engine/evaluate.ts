@@ -2,16 +2,18 @@
 import * as tf from "@tensorflow/tfjs";
 import type { SequentialModel } from "./model.ts";
 import type { HostSplit } from "./batches.ts";
-import { EVAL_CHUNK_ROWS } from "./cost.ts";
-import { perSampleLoss, predictions } from "./loss.ts";
+import { evalChunkRows } from "./cost.ts";
+import { perSampleLoss, predictions, sequenceHits } from "./loss.ts";
 import type { LossName } from "./spec.ts";
 
 /**
  * A split's mean loss and its metric: accuracy when the targets are class
- * labels, reconstruction error otherwise (the other is null).
+ * labels, reconstruction error otherwise (the other is null); for token
+ * sequences, token accuracy and exact match.
  */
 export interface Evaluation {
   loss: number;
+  /** Sequences: the fraction of target tokens predicted right (argmax). */
   accuracy: number | null;
   /**
    * Mean over samples of the squared error summed over output units, between
@@ -19,6 +21,8 @@ export interface Evaluation {
    * targets; for `mse` it equals the loss.
    */
   reconstructionError: number | null;
+  /** Sequences only: the fraction of sequences with every target token right. */
+  exactMatch: number | null;
 }
 
 /** Mean loss and the metric of `model` on a split under `loss`. */
@@ -31,28 +35,51 @@ export function evaluate(
   // Each chunk gets its own tidy: one tidy around the loop would keep every
   // chunk's activations alive until the end, i.e. a forward pass over the
   // whole split at once (what the cost estimate would then have to count).
-  let totals: tf.Tensor1D = tf.zeros([2]);
-  for (let start = 0; start < n; start += EVAL_CHUNK_ROWS) {
-    const size = Math.min(EVAL_CHUNK_ROWS, n - start);
+  // Totals: loss, metric, and for sequences target tokens and exact matches.
+  let totals: tf.Tensor1D = tf.zeros([4]);
+  const chunk = evalChunkRows(split.sequences ? split.targetWidth : 1);
+  for (let start = 0; start < n; start += chunk) {
+    const size = Math.min(chunk, n - start);
     const next = tf.tidy(() => {
       const { x, y: yb } = split.rows(start, size);
       const logits = model.forward(x);
-      const lossSum = tf.sum(perSampleLoss(loss, logits, yb));
-      const metric = split.labelled
-        ? tf.sum(
-          tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(yb, 1)), "float32"),
-        )
-        : tf.sum(tf.squaredDifference(predictions(loss, logits), yb));
-      return tf.add(totals, tf.stack([lossSum, metric])) as tf.Tensor1D;
+      const lossSum = tf.sum(perSampleLoss(loss, logits, yb, x));
+      let sums: tf.Tensor[];
+      if (split.sequences) {
+        const hits = sequenceHits(logits, yb, x);
+        const [right, targets] = tf.unstack(hits, 1);
+        const exact = tf.sum(tf.cast(tf.equal(right, targets), "float32"));
+        sums = [lossSum, tf.sum(right), tf.sum(targets), exact];
+      } else {
+        const metric = split.labelled
+          ? tf.sum(
+            tf.cast(
+              tf.equal(tf.argMax(logits, 1), tf.argMax(yb, 1)),
+              "float32",
+            ),
+          )
+          : tf.sum(tf.squaredDifference(predictions(loss, logits), yb));
+        sums = [lossSum, metric, tf.scalar(0), tf.scalar(0)];
+      }
+      return tf.add(totals, tf.stack(sums)) as tf.Tensor1D;
     });
     totals.dispose();
     totals = next;
   }
-  const [lossSum, metricSum] = totals.dataSync();
+  const [lossSum, metricSum, targetSum, exactSum] = totals.dataSync();
   totals.dispose();
+  if (split.sequences) {
+    return {
+      loss: lossSum / n,
+      accuracy: targetSum > 0 ? metricSum / targetSum : null,
+      reconstructionError: null,
+      exactMatch: exactSum / n,
+    };
+  }
   return {
     loss: lossSum / n,
     accuracy: split.labelled ? metricSum / n : null,
     reconstructionError: split.labelled ? null : metricSum / n,
+    exactMatch: null,
   };
 }

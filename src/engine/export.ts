@@ -3,6 +3,7 @@
  * a trained model with `tf.loadLayersModel` anywhere TF.js runs.
  */
 import * as tf from "@tensorflow/tfjs";
+import { exportEngineModel } from "./engine_format.ts";
 import type { ExportSink } from "./layers/mod.ts";
 import type { SequentialModel } from "./model.ts";
 import type { LossName } from "./spec_fields.ts";
@@ -27,7 +28,8 @@ export interface ModelArtifacts {
 
 /**
  * Mirrors our model in TF.js layers with the same weights and saves it in
- * memory: a `tf.Sequential` for a plain stack of layers (as before residual
+ * memory (a sequence model instead in the engine's own format,
+ * engine_format.ts): a `tf.Sequential` for a plain stack of layers (as before residual
  * blocks existed, so those exports are unchanged), a functional `tf.model`
  * over symbolic tensors when a residual block branches.
  */
@@ -35,6 +37,8 @@ export async function exportModel(
   model: SequentialModel,
   options: ExportOptions = {},
 ): Promise<ModelArtifacts> {
+  // Token models have no TF.js layers counterpart: the engine's own format.
+  if (model.tokens) return exportEngineModel(model, options);
   const pairs: [tf.layers.Layer, () => tf.Tensor[]][] = [];
   const input = tf.input({ shape: model.inputShape });
   const head = (sink: ExportSink, logits: tf.SymbolicTensor) =>

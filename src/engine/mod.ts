@@ -7,6 +7,11 @@ export { MemoryCoefficientStore } from "./coefficient_store.ts";
 export { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
 export { exportModel, type ModelArtifacts } from "./export.ts";
 export {
+  ENGINE_MODEL_FORMAT,
+  exportEngineModel,
+  loadEngineModel,
+} from "./engine_format.ts";
+export {
   assessJob,
   type Assessment,
   checkJobFits,
@@ -32,3 +37,10 @@ export {
   type PlannedSite,
 } from "./shapes.ts";
 export { formatBytes } from "./units.ts";
+export {
+  BLEU_MAX_ORDER,
+  type BleuScore,
+  bleuTokens,
+  corpusBleu,
+  corpusBleuOfTexts,
+} from "./bleu.ts";

@@ -4,7 +4,7 @@
  * Everything about a layer kind is in its module under layers/; the model
  * only strings the built layers together (a residual block strings its own).
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import type { ModelSpec } from "./spec.ts";
 import { Rng } from "./rng.ts";
 import { inferModelShapes } from "./shapes.ts";
@@ -17,6 +17,9 @@ import {
   type WeightSite,
 } from "./layers/mod.ts";
 import type { PlannedLayer } from "./layers/plans.ts";
+
+/** The padding token id of token inputs (the tokenizer's). */
+const PAD_TOKEN = 0;
 
 /** The evaluation pass: running statistics, no dropout, no probes. */
 const EVAL: ForwardPass = { mode: "eval" };
@@ -38,6 +41,8 @@ export class SequentialModel {
   readonly outputUnits: number;
   /** Whether a layer is a residual block (the export is then functional). */
   readonly branched: boolean;
+  /** Whether the input is token ids (the first layer an embedding). */
+  readonly tokens: boolean;
 
   /**
    * Builds the layers and initialises weights from `seed`.
@@ -65,16 +70,25 @@ export class SequentialModel {
       this.plain.push(...layer.plain);
     }
     this.branched = shapes.layers.some((l) => l.type === "residual");
+    this.tokens = shapes.layers[0].type === "embedding";
   }
 
   /**
-   * Logits for a batch. `pass.mode` says train or eval (batch norm's
-   * statistics, dropout); with `pass.probes`, adds probe i to weight site
-   * i's pre-activation (so d loss / d probe is that site's output gradient)
-   * and stores each site's input (or patches) in `pass.captures[i]`, kept
-   * for the caller. Without a pass: evaluation.
+   * Logits for a batch: (M, units), or (M, T, vocab) for token ids (M, T)
+   * int32. `pass.mode` says train or eval (batch norm's statistics,
+   * dropout); with `pass.probes`, adds probe i to weight site i's
+   * pre-activation (so d loss / d probe is that site's output gradient) and
+   * stores each site's input (or patches) in `pass.captures[i]`, kept for
+   * the caller. Without a pass: evaluation. Token ids 0 are padding, which
+   * attention masks out (`pass.padding`).
    */
   forward(x: tf.Tensor, pass: ForwardPass = EVAL): tf.Tensor2D {
+    if (x.dtype === "int32") {
+      pass = {
+        ...pass,
+        padding: tf.cast(tf.equal(x, PAD_TOKEN), "float32") as tf.Tensor2D,
+      };
+    }
     let h = x;
     for (const layer of this.layers) h = layer.forward(h, pass);
     return h as tf.Tensor2D;

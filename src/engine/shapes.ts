@@ -24,8 +24,10 @@ export interface ModelShapes {
   layers: PlannedLayer[];
   /** Every weight site in forward order; `trainable[i].index === i`. */
   trainable: PlannedSite[];
-  /** Logits per sample. */
+  /** Logits per sample (per position, for sequences). */
   outputUnits: number;
+  /** Logits per sample in all: `outputUnits`, times T for sequences. */
+  outputSize: number;
 }
 
 /** `["model", "layers", 3, "units"]` -> `model.layers[3].units`. */
@@ -155,7 +157,9 @@ export function inferModelShapes(spec: ModelSpec): ModelShapes {
     inputShape: [...spec.input_shape],
     layers,
     trainable: sites,
-    outputUnits: output[0],
+    // The last axis: classes, or the vocabulary of a sequence model's (T, vocab).
+    outputUnits: output[output.length - 1],
+    outputSize: product(output),
   };
 }
 

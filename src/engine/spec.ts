@@ -4,6 +4,12 @@
  */
 import { z } from "zod";
 import { syntheticBytes } from "./data/synthetic_size.ts";
+import {
+  MAX_SEQUENCE_LENGTH,
+  MAX_TEST_FRACTION,
+} from "./data/parallel_text.ts";
+import { PAIR_OVERHEAD, TOKENIZERS } from "./data/tokenizer.ts";
+import { translationBytes } from "./data/translation_size.ts";
 import { formatBytes } from "./units.ts";
 import { LOSSES, positiveInt, TARGETS } from "./spec_fields.ts";
 import { LayerSpec } from "./layers/plans.ts";
@@ -157,15 +163,66 @@ export const IdxDatasetSpec = z.strictObject({
   test_labels: z.string().min(1).optional(),
 });
 
+/** CLI only: UTF-8 `source<TAB>target` lines, encoded as token sequences. */
+export const ParallelTextDatasetSpec = z.strictObject({
+  format: z.literal("parallel_text"),
+  path: z.string().min(1),
+  test_path: z.string().min(1).optional(),
+  test_fraction: z.number().gt(0).max(MAX_TEST_FRACTION).optional().describe(
+    "hold out this fraction of the lines as the test split (a fixed-seed choice)",
+  ),
+  tokenizer: z.enum(TOKENIZERS).default("char").describe(
+    "char: Unicode characters; word: words separated by whitespace",
+  ),
+  max_length: z.int().min(PAIR_OVERHEAD + 2).max(MAX_SEQUENCE_LENGTH)
+    .optional().describe(
+      "tokens per row (BEGIN source SEP target END, padded); default the longest pair's",
+    ),
+}).refine(
+  (d) => !(d.test_path !== undefined && d.test_fraction !== undefined),
+  {
+    message: "give either test_path or test_fraction, not both",
+    path: ["test_fraction"],
+  },
+);
+
+/**
+ * Seeded translation pairs (numbers in words and digits, dates in ISO and
+ * long form), as character sequences of TRANSLATION_LENGTH tokens.
+ */
+export const TranslationDatasetSpec = z.strictObject({
+  name: z.literal("synthetic-translation"),
+  pairs: z.int().min(1).max(1_000_000).default(20_000),
+  seed: z.int().default(1),
+  test_pairs: z.int().min(0).max(100_000).default(0),
+}).superRefine((d, ctx) => {
+  const bytes = translationBytes(d);
+  if (bytes.total > MAX_SYNTHETIC_BYTES) {
+    ctx.addIssue({
+      code: "custom",
+      input: d,
+      message: `synthetic-translation dataset would take ${
+        formatBytes(bytes.total)
+      } (${formatBytes(bytes.samples)} of rows + ${
+        formatBytes(bytes.generator)
+      } of text while generating), at most ${
+        formatBytes(MAX_SYNTHETIC_BYTES)
+      }; lower pairs or test_pairs`,
+    });
+  }
+});
+
 /** API only: a dataset uploaded through POST /v1/datasets. */
 export const UploadedDatasetSpec = z.strictObject({ id: z.string().min(1) });
 
 /** Every dataset form; which forms a caller accepts is the caller's choice. */
 export const DatasetSpec = z.union([
   SyntheticDatasetSpec,
+  TranslationDatasetSpec,
   NamedDatasetSpec,
   CsvDatasetSpec,
   IdxDatasetSpec,
+  ParallelTextDatasetSpec,
   UploadedDatasetSpec,
 ]);
 
@@ -215,6 +272,12 @@ function checkCrossFields(
   const issue = (path: (string | number)[], message: string) =>
     ctx.addIssue({ code: "custom", input: spec, path, message });
   if (spec.target === "input") {
+    if (spec.loss === "sequence_cross_entropy") {
+      issue(
+        ["target"],
+        'sequence_cross_entropy predicts each next target token; leave target at "labels", got "input"',
+      );
+    }
     if (spec.loss === "softmax_cross_entropy") {
       issue(
         ["loss"],
@@ -287,5 +350,7 @@ export type JobSpecInput = z.input<typeof JobSpec>;
 export type ModelSpec = z.infer<typeof ModelSpec>;
 export type OptimizerSpec = z.infer<typeof OptimizerSpec>;
 export type DatasetSpec = z.infer<typeof DatasetSpec>;
+export type ParallelTextDatasetSpec = z.infer<typeof ParallelTextDatasetSpec>;
+export type TranslationDatasetSpec = z.infer<typeof TranslationDatasetSpec>;
 export type ScheduleSpec = z.infer<typeof ScheduleSpec>;
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];

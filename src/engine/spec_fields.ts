@@ -23,12 +23,15 @@ export type Activation = (typeof ACTIVATIONS)[number];
 /**
  * Losses over the last layer's outputs (always pre-activation logits):
  * `softmax_cross_entropy` for class labels, `sigmoid_cross_entropy` and `mse`
- * for target vectors. A sample's loss sums over output units.
+ * for target vectors, `sequence_cross_entropy` for next-token prediction on
+ * the target tokens of token sequences. A sample's loss sums over output
+ * units (over target tokens, for sequences).
  */
 export const LOSSES = [
   "softmax_cross_entropy",
   "sigmoid_cross_entropy",
   "mse",
+  "sequence_cross_entropy",
 ] as const;
 /** One of {@link LOSSES}. */
 export type LossName = (typeof LOSSES)[number];

@@ -58,7 +58,7 @@ export interface TrainOptions {
 export { meanCrossEntropy, meanLoss } from "./loss.ts";
 
 /**
- * Trains `spec.model` on `data` with `spec.optimizer`.
+ * Trains `spec.model` on `data` (samples, or token sequences) with `spec.optimizer`.
  * @throws {EngineError} on invalid specs, divergence or cancellation.
  */
 export async function train(
@@ -170,6 +170,9 @@ class TrainingRun {
     };
     const test = this.#evaluate(this.split.test);
     if (test?.accuracy != null) result.final.test_accuracy = test.accuracy;
+    if (test?.exactMatch != null) {
+      result.final.test_exact_match = test.exactMatch;
+    }
     if (test?.reconstructionError != null) {
       result.final.test_reconstruction_error = test.reconstructionError;
     }
@@ -195,11 +198,15 @@ class TrainingRun {
     val_loss: number | null;
     val_accuracy: number | null;
     val_reconstruction_error?: number | null;
+    val_exact_match?: number | null;
   } {
     const metrics = {
       val_loss: val?.loss ?? null,
       val_accuracy: val?.accuracy ?? null,
     };
+    if (this.split.train.sequences) {
+      return { ...metrics, val_exact_match: val?.exactMatch ?? null };
+    }
     return this.spec.target === "input"
       ? {
         ...metrics,
@@ -305,6 +312,7 @@ class TrainingRun {
             this.spec.loss,
             this.model.forward(xb, { ...pass, probes: ps.slice(0, sites) }),
             yb,
+            xb,
           )
         )([...probes, ...this.model.plain.map((p) => p.variable)]);
         const outGrads = grads.slice(0, sites).map((g, i) =>

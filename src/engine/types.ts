@@ -36,6 +36,13 @@ export class EngineError extends Error {
 /**
  * An in-memory dataset; samples are row-major float32. Labels are the
  * targets of classification; an autoencoder's targets are the samples.
+ *
+ * A token-sequence dataset (parallel text, synthetic-translation) has
+ * `sequences`, and its sample fields are filled so that generic code (counts,
+ * shape checks, admission, the seeded split) works unchanged: `x` holds the
+ * token ids as float32 (exact below 2^24), `sampleShape` is `[T]`, `classes`
+ * is the vocabulary size (what the output layer must cover), and `y` is all
+ * zeros (unused).
  */
 export interface Dataset {
   /** Features, `samples * prod(sampleShape)` values. */
@@ -47,6 +54,47 @@ export interface Dataset {
   classes: number;
   /** The official test split, when the dataset has one. */
   test?: { x: Float32Array; y: Int32Array };
+  /** Present only for token-sequence datasets. */
+  sequences?: SequenceData;
+}
+
+/** How text is cut into tokens: Unicode code points, or whitespace-separated words. */
+export type TokenizerKind = "char" | "word";
+
+/**
+ * A vocabulary as plain JSON, saved with checkpoints and exports. Token `i`
+ * has id `i`; ids 0 to 4 are reserved (pad, begin, sep, end, unk: see
+ * data/tokenizer.ts) whatever strings stand there.
+ */
+export interface Vocabulary {
+  tokenizer: TokenizerKind;
+  tokens: string[];
+}
+
+/** One source sentence and its translation. */
+export interface TextPair {
+  source: string;
+  target: string;
+}
+
+/**
+ * Token sequences for a decoder-only sequence model. Row `i` of `[N, T]`
+ * (`T = length`) is `BEGIN source SEP target END` then PAD (id 0) to `T`.
+ * `targetMask[i * T + t]` is 1 where token `t` is a target token or END (what
+ * the loss scores: the logits at position `t - 1` predict token `t`), and 0 on
+ * BEGIN, the source, SEP and padding. Token ids are in `[0, vocabulary size)`.
+ */
+export interface SequenceData {
+  /** Tokens per row, T (the dataset's max_length). */
+  length: number;
+  /** `[N, T]` token ids of the training rows, in the same row order as `x`. */
+  tokens: Int32Array;
+  /** `[N, T]` 1 on the positions the loss scores, else 0. */
+  targetMask: Uint8Array;
+  /** Shared by source and target; built from the training pairs only. */
+  vocabulary: Vocabulary;
+  /** The test split, rows as above, with its raw pairs as references for BLEU. */
+  test?: { tokens: Int32Array; targetMask: Uint8Array; pairs: TextPair[] };
 }
 
 /** Training phase: FNGD's epoch 1 is `inversion`, later epochs `inverse_free`; others `train`. */
@@ -111,8 +159,13 @@ export interface EpochEventData {
   seconds: number;
   train_loss: number;
   val_loss: number | null;
-  /** Null for autoencoders (`target: "input"`), which report reconstruction error. */
+  /**
+   * Null for autoencoders (`target: "input"`), which report reconstruction
+   * error; for sequences, token accuracy over target tokens.
+   */
   val_accuracy: number | null;
+  /** Sequences only: the fraction of sequences whose every target token is predicted. */
+  val_exact_match?: number | null;
   /** Autoencoders only: see {@link FinalMetrics}. */
   val_reconstruction_error?: number | null;
   /** The learning rate of the epoch's last step. */
@@ -141,6 +194,9 @@ export interface FinalMetrics {
   test_accuracy?: number;
   val_reconstruction_error?: number | null;
   test_reconstruction_error?: number;
+  /** Sequences: exact-match rates (accuracies are token accuracies). */
+  val_exact_match?: number | null;
+  test_exact_match?: number;
 }
 
 /** The `data` of the final `result` event. */

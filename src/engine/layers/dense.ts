@@ -17,8 +17,7 @@ export const dense: LayerKind<typeof DenseLayerSpec, DensePlan> = {
       sites: [site],
       plain: [],
       variables: () => siteVariables(site),
-      forward: (x, pass) =>
-        denseOutput(site, x as tf.Tensor2D, plan.activation, pass),
+      forward: (x, pass) => denseOutput(site, x, plan.activation, pass),
       exportTo(sink, x) {
         const layer = tf.layers.dense({
           ...sink.inputConfig(),

@@ -4,7 +4,7 @@ import { type Activation, activation, positiveInt } from "../spec_fields.ts";
 import type { LayerPlanner, PlannedLayerBase, PlannedSite } from "./kind.ts";
 import { siteFlops, siteOutputFloats } from "./linear_cost.ts";
 
-/** A fully connected layer: `y = act(x W + b)`. */
+/** A fully connected layer: `y = act(x W + b)`, position-wise on a sequence. */
 export const DenseLayerSpec = z.strictObject({
   type: z.literal("dense"),
   units: positiveInt("units", 8192),
@@ -23,21 +23,24 @@ export const densePlanner: LayerPlanner<typeof DenseLayerSpec, DensePlan> = {
   spec: DenseLayerSpec,
   logits: true,
   plan(spec, ctx) {
-    if (ctx.input.length !== 1) {
+    // A vector, or a sequence [T, D] taken position-wise: its rows are the
+    // T positions, and its site math is conv's (`G_i = sum_t a_it e_it^T`).
+    if (ctx.input.length !== 1 && ctx.input.length !== 2) {
       throw ctx.fail(
         `dense expects a flat input, got shape [${ctx.input}]; add a flatten layer before it`,
       );
     }
-    const output = [spec.units];
+    const sequence = ctx.input.length === 2;
+    const output = sequence ? [ctx.input[0], spec.units] : [spec.units];
     return {
       type: "dense",
       output,
       activation: spec.activation,
       sites: [
         ctx.site({
-          fanIn: ctx.input[0],
+          fanIn: ctx.input[ctx.input.length - 1],
           units: spec.units,
-          positions: 1,
+          positions: sequence ? ctx.input[0] : 1,
           output,
         }),
       ],

@@ -24,17 +24,32 @@ import type { EngineError } from "../types.ts";
 import type { PatchGeometry } from "./geometry.ts";
 import type { LayerSpec } from "./plans.ts";
 
-/** The shape of one weight site as planned: `rows (M*T, fanIn) @ kernel (fanIn, units) + bias`. */
+/**
+ * The shape of one weight site as planned: `rows (M*T, fanIn) @ kernel
+ * (fanIn, units) + bias`. An embedding's rows are one-hot token ids (never
+ * built): its fan-in is the vocabulary, and it has no bias.
+ */
 export interface SiteShape {
   /** Fan-in without the bias. */
   fanIn: number;
   units: number;
-  /** Output positions per sample: 1 for dense, outH * outW for conv. */
+  /**
+   * Output positions per sample: 1 for dense on vectors, outH * outW for
+   * conv, the sequence length T for sequence layers.
+   */
   positions: number;
   /** Shape of one sample's pre-activation: the probe's shape without the batch. */
   output: number[];
   /** How rows are cut from an image (conv patches); absent when the rows are the inputs. */
   geometry?: PatchGeometry;
+  /** True for a site without a bias (embeddings); absent means it has one. */
+  withoutBias?: boolean;
+  /**
+   * Rows that are one-hot and never built: token ids (`embedding`) or
+   * positions (`position_embedding`); absent for rows that are inputs or
+   * patches. Their Gram formulas and costs are embedding_site.ts's.
+   */
+  oneHot?: "tokens" | "positions";
 }
 
 /** A weight site as planned, numbered among all sites of the model. */
@@ -160,7 +175,10 @@ export interface LayerPlanner<
 
 /** One site's inputs from a training forward pass; owned by the trainer's step. */
 export interface SiteCapture {
-  /** Dense: inputs (M, fan_in). Conv: patches (M*T, fan_in). */
+  /**
+   * Dense: inputs (M*T, fan_in). Conv: patches (M*T, fan_in). Embeddings:
+   * the ids of the one-hot rows, (M*T, 1) int32 (token ids, or positions).
+   */
   inputs: tf.Tensor2D;
   /** Output positions per sample (1 for dense). */
   positions: number;
@@ -168,10 +186,10 @@ export interface SiteCapture {
   inputsT?: tf.Tensor2D;
 }
 
-/** A gradient-shaped direction for one site. */
+/** A gradient-shaped direction for one site; no `bias` for a bias-less site. */
 export interface SiteGrad {
   kernel: tf.Tensor2D;
-  bias: tf.Tensor1D;
+  bias?: tf.Tensor1D;
 }
 
 /**
@@ -190,15 +208,18 @@ export interface SiteMath {
   ): SiteGrad;
   /** The per-sample Gram matrix `K = U^T U` (M x M), bias included. */
   gram(cap: SiteCapture, e: tf.Tensor2D, m: number): tf.Tensor2D;
-  /** Widths of K-FAC's input factor A and output factor G. */
-  kfacSizes(site: WeightSite): { a: number; g: number };
-  /** This batch's K-FAC factors A and G. */
+  /**
+   * Widths of K-FAC's input factor A and output factor G; `diagonalA` when
+   * A is diagonal (one-hot rows) and kept as its (1, a) diagonal.
+   */
+  kfacSizes(site: WeightSite): { a: number; g: number; diagonalA: boolean };
+  /** This batch's K-FAC factors A (or its (1, a) diagonal) and G. */
   kfacFactors(
     cap: SiteCapture,
     e: tf.Tensor2D,
     m: number,
   ): { a: tf.Tensor2D; g: tf.Tensor2D };
-  /** K-FAC's direction `A^-1 grad G^-1`. */
+  /** K-FAC's direction `A^-1 grad G^-1` (`aInv` a (1, a) diagonal when A is). */
   kfacPrecondition(
     grad: SiteGrad,
     aInv: tf.Tensor2D,
@@ -208,9 +229,13 @@ export interface SiteMath {
 
 /** A built weight site: what the optimizers precondition and update. */
 export interface WeightSite extends PlannedSite {
-  /** Kernel as a 2-D matrix (fan_in, units); conv kernels are (kh*kw*cin, filters). */
+  /**
+   * Kernel as a 2-D matrix (fan_in, units); conv kernels are (kh*kw*cin,
+   * filters), embedding tables (vocab, dim).
+   */
   kernel: tf.Variable<tf.Rank.R2>;
-  bias: tf.Variable<tf.Rank.R1>;
+  /** Absent for a bias-less site (embeddings). */
+  bias?: tf.Variable<tf.Rank.R1>;
   /** Its stateless curvature math. */
   math: SiteMath;
 }
@@ -243,6 +268,11 @@ export interface ForwardPass {
   probes?: readonly tf.Tensor[];
   /** Receives each site's inputs (or patches), by site index; kept for the caller. */
   captures?: SiteCapture[];
+  /**
+   * Token models only: (M, T) float, 1 where the input token is padding
+   * (id 0). Attention masks those keys out; set by the model from its input.
+   */
+  padding?: tf.Tensor2D;
 }
 
 /**

@@ -5,6 +5,7 @@
  * no TF.js. Each term mirrors the code named beside it.
  */
 import type { Activation } from "../spec_fields.ts";
+import { chooseEmbeddingGram } from "./embedding_plan.ts";
 import type { SiteShape } from "./kind.ts";
 
 /** Which positional Gram formula a site uses; both give the same K. */
@@ -30,10 +31,26 @@ export function chooseGramMethod(
 }
 
 /** Kernel plus bias floats. */
-export const siteParams = (s: SiteShape) => s.fanIn * s.units + s.units;
+export const siteParams = (s: SiteShape) =>
+  s.fanIn * s.units + (s.withoutBias ? 0 : s.units);
 
-/** Widths of K-FAC's factors: A over `[a, 1]`, G over the outputs. */
-export const kfacSizes = (s: SiteShape) => ({ a: s.fanIn + 1, g: s.units });
+/**
+ * Widths of K-FAC's factors: A over `[a, 1]` (`a` without a bias), G over
+ * the outputs. One-hot rows make A diagonal: it is kept as its diagonal
+ * (a vocabulary of 10^4 would otherwise need a 10^4 x 10^4 factor and its
+ * Cholesky inverse).
+ */
+export const kfacSizes = (s: SiteShape) => ({
+  a: s.fanIn + (s.withoutBias ? 0 : 1),
+  g: s.units,
+  diagonalA: s.oneHot !== undefined,
+});
+
+/** Floats of K-FAC's A factor: its diagonal, or the whole matrix. */
+export function kfacAFloats(s: SiteShape): number {
+  const { a, diagonalA } = kfacSizes(s);
+  return diagonalA ? a : a * a;
+}
 
 /**
  * Floats of one training step besides the forward pass and its gradients:
@@ -42,12 +59,26 @@ export const kfacSizes = (s: SiteShape) => ({ a: s.fanIn + 1, g: s.units });
  */
 export function siteStepFloats(s: SiteShape, m: number): number {
   const rows = m * s.positions;
+  // One-hot rows: no transposed inputs; the scatter-added table gradient.
+  if (s.oneHot) return rows * s.units + s.fanIn * s.units;
   return rows * s.fanIn + rows * s.units;
 }
 
-/** Backend floats of one Gram computation over `m` samples (linear_site.ts). */
+/** Backend floats of one Gram computation over `m` samples (linear_site.ts, embedding_site.ts). */
 export function gramFloats(s: SiteShape, m: number): number {
   const rows = m * s.positions;
+  if (s.oneHot === "positions") {
+    // E as (M, T D), its transpose, K and its scale.
+    return 2 * rows * s.units + 2 * m * m;
+  }
+  if (s.oneHot === "tokens") {
+    if (chooseEmbeddingGram(m, s.positions, s.fanIn, s.units) === "pairwise") {
+      // E^T, E E^T, the equality mask and its cast, their product; the block sum and scale.
+      return rows * s.units + 4 * rows * rows + 2 * m * m;
+    }
+    // The (sample, token) index, the per-sample tables and their transpose, K and its scale.
+    return 3 * rows + 2 * m * s.fanIn * s.units + 2 * m * m;
+  }
   if (s.positions === 1) {
     // A A^T, + 1, E^T, E E^T, the two products.
     return 5 * m * m + s.units * m;
@@ -67,6 +98,12 @@ export function gramFlops(s: SiteShape, m: number): number {
   const rows = m * s.positions;
   const k = s.fanIn;
   const u = s.units;
+  if (s.oneHot === "positions") return 2 * m * m * s.positions * u;
+  if (s.oneHot === "tokens") {
+    return chooseEmbeddingGram(m, s.positions, k, u) === "pairwise"
+      ? 2 * rows * rows * u + 3 * rows * rows
+      : 2 * m * m * k * u + rows * u;
+  }
   if (s.positions === 1) return 2 * m * m * (k + u) + 3 * m * m;
   if (chooseGramMethod(m, s.positions, k, u) === "pairwise") {
     return 2 * rows * rows * (k + u) + 3 * rows * rows;
@@ -78,10 +115,11 @@ export function gramFlops(s: SiteShape, m: number): number {
 export function kfacStepFloats(s: SiteShape, m: number): number {
   const rows = m * s.positions;
   const { a: na, g: ng } = kfacSizes(s);
+  const aa = kfacAFloats(s);
   // [a, 1] and its transpose, A and A / rows; E^T, G and G * M; the running
   // averages (2 products and a sum each); the stacked gradient and 2 products.
-  return 2 * rows * na + 2 * na * na + rows * ng + 2 * ng * ng +
-    3 * (na * na + ng * ng) + 3 * na * ng;
+  return 2 * rows * na + 2 * aa + rows * ng + 2 * ng * ng +
+    3 * (aa + ng * ng) + 3 * na * ng;
 }
 
 /** Tensors an activation allocates per output value (linear_site.ts `activate`). */

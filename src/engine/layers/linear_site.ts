@@ -1,6 +1,7 @@
 /**
  * A linear weight site: `rows @ kernel + bias` applied at T positions per
- * sample (dense: the inputs, T = 1; conv2d: the patches, T = outH * outW).
+ * sample (dense: the inputs, T = 1, or a sequence's T positions; conv2d: the
+ * patches, T = outH * outW; attention: its projections at T positions).
  * Here are its variables and initialisation, its forward step with probe and
  * capture, and its stateless curvature math: weight gradients, Gram
  * matrices and K-FAC factors from its inputs A (or patches P) and its output
@@ -104,6 +105,10 @@ export function gramMatrix(
 /**
  * K-FAC factors of one batch: `A = mean over rows of [a, 1][a, 1]^T` and
  * `G = sum_rows (M e)(M e)^T / M`, i.e. E[g g^T] per sample for dense layers.
+ * With T positions (conv patches, sequence layers) this is K-FAC-expand
+ * (Eschenhagen et al. 2023): positions are treated as extra samples, A
+ * averaged over all M*T rows and G summed over positions, averaged over
+ * samples, the convention for a loss that sums over positions.
  */
 function kfacFactors(
   cap: SiteCapture,
@@ -124,6 +129,9 @@ function kfacPrecondition(
   aInv: tf.Tensor2D,
   gInv: tf.Tensor2D,
 ): SiteGrad {
+  if (!grad.bias) {
+    return { kernel: tf.matMul(tf.matMul(aInv, grad.kernel), gInv) };
+  }
   const stacked = tf.concat([grad.kernel, tf.reshape(grad.bias, [1, -1])], 0);
   const w = tf.matMul(tf.matMul(aInv, stacked), gInv);
   const fanIn = w.shape[0] - 1;
@@ -143,6 +151,9 @@ export const LINEAR_SITE_MATH: SiteMath = {
   kfacPrecondition,
 };
 
+/** A linear site: it always has a bias. */
+export type LinearSite = WeightSite & { bias: tf.Variable<tf.Rank.R1> };
+
 /**
  * Creates a planned site's variables: a seeded kernel, He (`relu`) or Glorot
  * unless `ctx.init` says which, and a zero bias. `receptive` is the kernel's
@@ -153,7 +164,7 @@ export function createLinearSite(
   ctx: BuildContext,
   activation: Activation,
   receptive = 1,
-): WeightSite {
+): LinearSite {
   const { fanIn, units } = planned;
   const scheme = ctx.init ?? (activation === "relu" ? "he" : "glorot");
   const values = new Float32Array(fanIn * units);
@@ -178,10 +189,9 @@ export function createLinearSite(
 
 /** A site's variables by self-describing name: `dense_1/kernel`, `dense_1/bias`. */
 export function siteVariables(site: WeightSite): [string, tf.Variable][] {
-  return [[`${site.name}/kernel`, site.kernel], [
-    `${site.name}/bias`,
-    site.bias,
-  ]];
+  const out: [string, tf.Variable][] = [[`${site.name}/kernel`, site.kernel]];
+  if (site.bias) out.push([`${site.name}/bias`, site.bias]);
+  return out;
 }
 
 /**
@@ -191,7 +201,7 @@ export function siteVariables(site: WeightSite): [string, tf.Variable][] {
  * optimizer.
  */
 export function linearForward(
-  site: WeightSite,
+  site: LinearSite,
   rows: tf.Tensor2D,
   m: number,
   pass: ForwardPass,
@@ -220,23 +230,31 @@ export function linearForward(
  * them), so an exported dense model reproduces our evaluation bit for bit.
  */
 export function denseOutput(
-  site: WeightSite,
-  x: tf.Tensor2D,
+  site: LinearSite,
+  x: tf.Tensor,
   activation: Activation,
   pass: ForwardPass,
 ): tf.Tensor {
+  const m = x.shape[0];
+  // Position-wise on sequences: rows are the M*T positions.
+  const rows = x.rank === 2
+    ? x as tf.Tensor2D
+    : tf.reshape(x, [-1, site.fanIn]) as tf.Tensor2D;
   if (pass.probes) {
-    return activate(linearForward(site, x, x.shape[0], pass), activation);
+    return activate(linearForward(site, rows, m, pass), activation);
   }
+  let y: tf.Tensor;
   if (activation === "relu" || activation === "linear") {
-    return tf.fused.matMul({
-      a: x,
+    y = tf.fused.matMul({
+      a: rows,
       b: site.kernel,
       bias: site.bias,
       activation,
     });
+  } else {
+    y = activate(tf.add(tf.matMul(rows, site.kernel), site.bias), activation);
   }
-  return activate(tf.add(tf.matMul(x, site.kernel), site.bias), activation);
+  return x.rank === 2 ? y : tf.reshape(y, [m, ...site.output]);
 }
 
 /**

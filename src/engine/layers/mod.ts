@@ -9,10 +9,14 @@ import { batchNorm } from "./batch_norm.ts";
 import { conv2d } from "./conv2d.ts";
 import { dense } from "./dense.ts";
 import { dropout } from "./dropout.ts";
+import { embedding } from "./embedding.ts";
 import { flatten } from "./flatten.ts";
 import { globalAvgPool2d } from "./global_avg_pool2d.ts";
 import type { LayerKind } from "./kind.ts";
+import { layerNorm } from "./layer_norm.ts";
 import { maxPool2d } from "./max_pool2d.ts";
+import { multiHeadAttention } from "./multi_head_attention.ts";
+import { positionEmbedding } from "./position_embedding.ts";
 import { residual } from "./residual.ts";
 import type {
   LAYER_PLANNERS,
@@ -37,6 +41,10 @@ export const LAYER_KINDS: {
   batch_norm: batchNorm,
   dropout,
   residual,
+  embedding,
+  position_embedding: positionEmbedding,
+  layer_norm: layerNorm,
+  multi_head_attention: multiHeadAttention,
 };
 
 /** The kind of `type`. */

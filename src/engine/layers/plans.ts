@@ -13,10 +13,14 @@ import { batchNormPlanner } from "./batch_norm_plan.ts";
 import { conv2dPlanner } from "./conv2d_plan.ts";
 import { densePlanner } from "./dense_plan.ts";
 import { dropoutPlanner } from "./dropout_plan.ts";
+import { embeddingPlanner } from "./embedding_plan.ts";
 import { flattenPlanner } from "./flatten_plan.ts";
 import { globalAvgPool2dPlanner } from "./global_avg_pool2d_plan.ts";
 import type { LayerPlanner } from "./kind.ts";
+import { layerNormPlanner } from "./layer_norm_plan.ts";
 import { maxPool2dPlanner } from "./max_pool2d_plan.ts";
+import { multiHeadAttentionPlanner } from "./multi_head_attention_plan.ts";
+import { positionEmbeddingPlanner } from "./position_embedding_plan.ts";
 import { residualPlanner } from "./residual_plan.ts";
 
 /**
@@ -33,6 +37,10 @@ export const LayerSpec = z.discriminatedUnion("type", [
   batchNormPlanner.spec,
   dropoutPlanner.spec,
   residualPlanner.spec,
+  embeddingPlanner.spec,
+  positionEmbeddingPlanner.spec,
+  layerNormPlanner.spec,
+  multiHeadAttentionPlanner.spec,
 ]).meta({
   // A named component, so the OpenAPI generator writes the recursion as a $ref.
   id: "LayerSpec",
@@ -53,6 +61,10 @@ export const LAYER_PLANNERS = {
   batch_norm: batchNormPlanner,
   dropout: dropoutPlanner,
   residual: residualPlanner,
+  embedding: embeddingPlanner,
+  position_embedding: positionEmbeddingPlanner,
+  layer_norm: layerNormPlanner,
+  multi_head_attention: multiHeadAttentionPlanner,
 } satisfies { [T in LayerType]: { type: T } };
 
 /** The planned layer of kind `T`. */

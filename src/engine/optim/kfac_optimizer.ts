@@ -6,6 +6,8 @@
  * Inverses are computed by Cholesky in float64 on the host: factors are at
  * most a few hundred wide here, and float64 Cholesky is exact where
  * Newton-Schulz in float32 would need many matmuls and a convergence check.
+ * Embedding tables have one-hot rows, so their A is diagonal: it is kept,
+ * averaged and inverted as its (1, n) diagonal, whatever the vocabulary.
  */
 import * as tf from "@tensorflow/tfjs";
 import { choleskyInverse, choleskyWithJitter } from "../linalg.ts";
@@ -16,6 +18,8 @@ import type { UpdateRule } from "./update_rules.ts";
 /** One site's K-FAC state. */
 interface Factors {
   name: string;
+  /** A (and A^-1) kept as a (1, n) diagonal: one-hot rows (embeddings). */
+  diagonalA: boolean;
   a: tf.Variable<tf.Rank.R2>;
   g: tf.Variable<tf.Rank.R2>;
   aInv: tf.Variable<tf.Rank.R2>;
@@ -39,6 +43,11 @@ function dampedInverse(
   return { inv: Float32Array.from(choleskyInverse(factor, n)), retries };
 }
 
+/** Damped inverse of a diagonal, entry by entry in float64. */
+function dampedDiagonalInverse(d: Float32Array, shift: number): Float32Array {
+  return Float32Array.from(d, (v) => 1 / (v + shift));
+}
+
 function trace(m: Float32Array, n: number): number {
   let t = 0;
   for (let i = 0; i < n; i++) t += m[i * n + i];
@@ -59,12 +68,17 @@ export class KfacOptimizer extends BaseOptimizer {
   ) {
     super(sites, rule);
     this.#factors = sites.map((s) => {
-      const { a: na, g: ng } = s.math.kfacSizes(s);
+      const { a: na, g: ng, diagonalA } = s.math.kfacSizes(s);
+      const aShape: [number, number] = diagonalA ? [1, na] : [na, na];
       return tf.tidy(() => ({
         name: s.name,
-        a: tf.variable(tf.zeros([na, na]) as tf.Tensor2D, false),
+        diagonalA,
+        a: tf.variable(tf.zeros(aShape) as tf.Tensor2D, false),
         g: tf.variable(tf.zeros([ng, ng]) as tf.Tensor2D, false),
-        aInv: tf.variable(tf.eye(na) as tf.Tensor2D, false),
+        aInv: tf.variable(
+          (diagonalA ? tf.ones(aShape) : tf.eye(na)) as tf.Tensor2D,
+          false,
+        ),
         gInv: tf.variable(tf.eye(ng) as tf.Tensor2D, false),
       }));
     });
@@ -101,16 +115,19 @@ export class KfacOptimizer extends BaseOptimizer {
   #refreshInverses(ctx: StepContext): void {
     const host = ctx.readHost(this.#factors.flatMap((f) => [f.a, f.g]));
     this.#factors.forEach((f, i) => {
-      const na = f.a.shape[0];
+      const na = f.a.shape[1];
       const ng = f.g.shape[0];
       const a = host[2 * i];
       const g = host[2 * i + 1];
       // Factored Tikhonov: split sqrt(damping) between the factors by their average eigenvalue.
-      const ta = trace(a, na) / na;
+      const ta = (f.diagonalA ? a.reduce((x, y) => x + y, 0) : trace(a, na)) /
+        na;
       const tg = trace(g, ng) / ng;
       const pi = ta > 0 && tg > 0 ? Math.sqrt(ta / tg) : 1;
       const root = Math.sqrt(this.damping);
-      const ai = dampedInverse(a, na, pi * root);
+      const ai = f.diagonalA
+        ? { inv: dampedDiagonalInverse(a, pi * root), retries: 0 }
+        : dampedInverse(a, na, pi * root);
       const gi = dampedInverse(g, ng, root / pi);
       this.counters.solves += 2;
       const retries = ai.retries + gi.retries;
@@ -126,7 +143,7 @@ export class KfacOptimizer extends BaseOptimizer {
           },
         });
       }
-      f.aInv.assign(tf.tensor2d(ai.inv, [na, na]));
+      f.aInv.assign(tf.tensor2d(ai.inv, f.a.shape));
       f.gInv.assign(tf.tensor2d(gi.inv, [ng, ng]));
     });
   }

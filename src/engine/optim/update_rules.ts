@@ -60,7 +60,7 @@ export class MomentumRule implements UpdateRule {
     if (momentum > 0) {
       for (const s of sites) {
         slotFor(this.#slots, s.kernel, `${s.name}/kernel/momentum`);
-        slotFor(this.#slots, s.bias, `${s.name}/bias/momentum`);
+        if (s.bias) slotFor(this.#slots, s.bias, `${s.name}/bias/momentum`);
       }
     }
   }
@@ -69,7 +69,9 @@ export class MomentumRule implements UpdateRule {
 
   apply(site: WeightSite, direction: SiteGrad): void {
     this.#update(site.kernel, direction.kernel, `${site.name}/kernel`);
-    this.#update(site.bias, direction.bias, `${site.name}/bias`);
+    if (site.bias && direction.bias) {
+      this.#update(site.bias, direction.bias, `${site.name}/bias`);
+    }
   }
 
   addPlain(params: readonly PlainParameter[]): void {
@@ -126,12 +128,9 @@ export class AdamwRule implements UpdateRule {
     sites: WeightSite[],
   ) {
     for (const s of sites) {
-      for (
-        const [w, name] of [[s.kernel, `${s.name}/kernel`], [
-          s.bias,
-          `${s.name}/bias`,
-        ]] as const
-      ) {
+      const params: [tf.Variable, string][] = [[s.kernel, `${s.name}/kernel`]];
+      if (s.bias) params.push([s.bias, `${s.name}/bias`]);
+      for (const [w, name] of params) {
         slotFor(this.#slots, w, `${name}/adam_m`);
         slotFor(this.#slots, w, `${name}/adam_v`);
       }
@@ -144,7 +143,9 @@ export class AdamwRule implements UpdateRule {
 
   apply(site: WeightSite, direction: SiteGrad): void {
     this.#update(site.kernel, direction.kernel, `${site.name}/kernel`);
-    this.#update(site.bias, direction.bias, `${site.name}/bias`);
+    if (site.bias && direction.bias) {
+      this.#update(site.bias, direction.bias, `${site.name}/bias`);
+    }
   }
 
   addPlain(params: readonly PlainParameter[]): void {

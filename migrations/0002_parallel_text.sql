@@ -1,0 +1,1 @@
+ALTER TYPE "public"."dataset_format" ADD VALUE 'parallel_text';
