@@ -109,6 +109,8 @@ export function encodeCheckpoint(
       counters: cp.counters,
       seconds_by_phase: cp.seconds_by_phase,
       scalars: cp.scalars,
+      // Absent from old checkpoints and from non-sequence runs.
+      ...(cp.vocabulary ? { vocabulary: cp.vocabulary } : {}),
     }),
   };
 }

@@ -12,7 +12,8 @@ import type { ModelArtifacts } from "./export.ts";
 import { SequentialModel } from "./model.ts";
 import { ModelSpec } from "./spec.ts";
 import type { LossName } from "./spec_fields.ts";
-import { EngineError } from "./types.ts";
+import { EngineError, type Vocabulary } from "./types.ts";
+import { Tokenizer } from "./data/tokenizer.ts";
 
 /** `model.json`'s `format` for this format. */
 export const ENGINE_MODEL_FORMAT = "fngd-engine-model";
@@ -26,7 +27,7 @@ interface WeightEntry {
 /** Saves `model`'s spec and every variable (running statistics included) by name. */
 export function exportEngineModel(
   model: SequentialModel,
-  options: { loss?: LossName } = {},
+  options: { loss?: LossName; vocabulary?: Vocabulary } = {},
 ): ModelArtifacts {
   const vars = [...model.variables()];
   const weights: WeightEntry[] = vars.map(([name, v]) => ({
@@ -47,6 +48,7 @@ export function exportEngineModel(
       generatedBy: "fngd-service",
       model: model.spec,
       loss: options.loss ?? null,
+      vocabulary: options.vocabulary ?? null,
       weightsManifest: [{ paths: ["weights.bin"], weights }],
     },
     weightData: new Uint8Array(values.buffer),
@@ -118,4 +120,25 @@ export function loadEngineModel(artifacts: ModelArtifacts): SequentialModel {
     throw err;
   }
   return model;
+}
+
+/** A model loaded with the tokenizer it was trained with. */
+export interface LoadedTranslator {
+  model: SequentialModel;
+  /** Null for exports written without a vocabulary. */
+  tokenizer: Tokenizer | null;
+}
+
+/**
+ * {@link loadEngineModel} plus the tokenizer of the vocabulary saved in
+ * `model.json`, for {@link translate} (translate.ts).
+ * @throws {EngineError} `invalid_data` as {@link loadEngineModel}, or when
+ * the saved vocabulary is invalid.
+ */
+export function loadEngineTranslator(
+  artifacts: ModelArtifacts,
+): LoadedTranslator {
+  const vocabulary = artifacts.modelJson.vocabulary as Vocabulary | null;
+  const tokenizer = vocabulary ? new Tokenizer(vocabulary) : null;
+  return { model: loadEngineModel(artifacts), tokenizer };
 }

@@ -7,6 +7,7 @@ import { exportEngineModel } from "./engine_format.ts";
 import type { ExportSink } from "./layers/mod.ts";
 import type { SequentialModel } from "./model.ts";
 import type { LossName } from "./spec_fields.ts";
+import type { Vocabulary } from "./types.ts";
 
 /** How the trained model is to be read. */
 export interface ExportOptions {
@@ -16,6 +17,8 @@ export interface ExportOptions {
    * `predictions`); otherwise it gives the logits.
    */
   loss?: LossName;
+  /** Sequence models: the vocabulary, saved in the engine format's model.json. */
+  vocabulary?: Vocabulary;
 }
 
 /** The saved model: `model.json` content and the concatenated weight bytes. */

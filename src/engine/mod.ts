@@ -9,7 +9,9 @@ export { exportModel, type ModelArtifacts } from "./export.ts";
 export {
   ENGINE_MODEL_FORMAT,
   exportEngineModel,
+  type LoadedTranslator,
   loadEngineModel,
+  loadEngineTranslator,
 } from "./engine_format.ts";
 export {
   assessJob,
@@ -44,3 +46,5 @@ export {
   corpusBleu,
   corpusBleuOfTexts,
 } from "./bleu.ts";
+export { greedyDecode, translate, VAL_BLEU_MAX_ROWS } from "./translate.ts";
+export { Tokenizer } from "./data/tokenizer.ts";

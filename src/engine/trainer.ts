@@ -34,6 +34,13 @@ import { evaluate, type Evaluation } from "./evaluate.ts";
 import { exportModel, type ModelArtifacts } from "./export.ts";
 import { meanLoss } from "./loss.ts";
 import { learningRateAt } from "./schedule.ts";
+import {
+  bleuOfRows,
+  bleuOfSources,
+  tryTokenizer,
+  VAL_BLEU_MAX_ROWS,
+} from "./translate.ts";
+import type { Tokenizer } from "./data/tokenizer.ts";
 
 /** How a caller plugs into one training run. */
 export interface TrainOptions {
@@ -87,6 +94,9 @@ class TrainingRun {
   };
   readonly seconds: Partial<Record<Phase, number>> = {};
   readonly now: () => number;
+  /** Sequences with a valid vocabulary: what BLEU decodes with. */
+  readonly tokenizer?: Tokenizer;
+  readonly #data: Dataset;
   #lastStepEvent = -Infinity;
   #lastYield = 0;
 
@@ -96,6 +106,10 @@ class TrainingRun {
     readonly options: TrainOptions,
   ) {
     this.now = options.now ?? (() => performance.now());
+    this.#data = data;
+    if (data.sequences) {
+      this.tokenizer = tryTokenizer(data.sequences.vocabulary);
+    }
     this.model = new SequentialModel(
       spec.model,
       deriveSeed(spec.seed, SEED_STREAM.init),
@@ -130,6 +144,7 @@ class TrainingRun {
       : 1;
     let trainLoss = NaN;
     let val: Evaluation | undefined;
+    let valBleu: number | undefined;
     for (let epoch = startEpoch; epoch <= this.spec.epochs; epoch++) {
       const phase = this.optimizer.phase(epoch);
       const t0 = this.now();
@@ -137,6 +152,7 @@ class TrainingRun {
       const seconds = (this.now() - t0) / 1000;
       this.seconds[phase] = (this.seconds[phase] ?? 0) + seconds;
       val = this.#evaluate(this.split.val) ?? val;
+      valBleu = this.#valBleu() ?? valBleu;
       await this.emit({
         type: "epoch",
         data: {
@@ -146,6 +162,7 @@ class TrainingRun {
           seconds,
           train_loss: trainLoss,
           ...this.#valMetrics(val),
+          ...this.#bleuField("val_bleu", valBleu),
           lr: this.#learningRate(epoch, this.plan.count - 1),
         },
       });
@@ -162,9 +179,14 @@ class TrainingRun {
     if (Number.isNaN(trainLoss)) {
       // Resumed after the last epoch: report the checkpoint's model.
       val = this.#evaluate(this.split.val);
+      valBleu = this.#valBleu();
     }
     const result: TrainResult = {
-      final: { train_loss: trainLoss, ...this.#valMetrics(val) },
+      final: {
+        train_loss: trainLoss,
+        ...this.#valMetrics(val),
+        ...this.#bleuField("val_bleu", valBleu),
+      },
       counters: { ...this.counters },
       seconds_by_phase: { ...this.seconds },
     };
@@ -176,13 +198,55 @@ class TrainingRun {
     if (test?.reconstructionError != null) {
       result.final.test_reconstruction_error = test.reconstructionError;
     }
+    const testBleu = this.#testBleu();
+    if (testBleu !== undefined) result.final.test_bleu = testBleu;
     if (this.options.saveModel) {
       await this.options.saveModel(
-        await exportModel(this.model, { loss: this.spec.loss }),
+        await exportModel(this.model, {
+          loss: this.spec.loss,
+          vocabulary: this.tokenizer?.vocabulary,
+        }),
       );
     }
     await this.emit({ type: "result", data: result });
     return result;
+  }
+
+  /**
+   * BLEU-4 of greedy decoding on the first {@link VAL_BLEU_MAX_ROWS}
+   * validation rows (sources decoded from the rows); undefined without
+   * sequences, a valid vocabulary or validation rows.
+   */
+  #valBleu(): number | undefined {
+    const val = this.split.val;
+    if (!this.tokenizer || !val || !val.sequences) return undefined;
+    return bleuOfRows(
+      this.model,
+      this.tokenizer,
+      val.x as Int32Array,
+      val.targetWidth,
+      VAL_BLEU_MAX_ROWS,
+    );
+  }
+
+  /** BLEU-4 of greedy decoding on every test pair, against its target text. */
+  #testBleu(): number | undefined {
+    const pairs = this.#data.sequences?.test?.pairs;
+    if (!this.tokenizer || !pairs || pairs.length === 0) return undefined;
+    return bleuOfSources(
+      this.model,
+      this.tokenizer,
+      pairs.map((p) => p.source),
+      pairs.map((p) => p.target),
+    );
+  }
+
+  /** `{ [name]: bleu }` for sequences with a tokenizer, else nothing. */
+  #bleuField(
+    name: "val_bleu",
+    bleu: number | undefined,
+  ): { val_bleu?: number | null } {
+    return this.tokenizer ? { [name]: bleu ?? null } : {};
   }
 
   #evaluate(split: HostSplit | undefined): Evaluation | undefined {
@@ -362,6 +426,7 @@ class TrainingRun {
       counters: { ...this.counters },
       seconds_by_phase: { ...this.seconds },
       scalars: this.optimizer.scalars(),
+      ...(this.tokenizer ? { vocabulary: this.tokenizer.vocabulary } : {}),
     };
   }
 

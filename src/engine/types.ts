@@ -140,6 +140,11 @@ export interface Checkpoint {
   seconds_by_phase: Partial<Record<Phase, number>>;
   /** Optimizer scalar state, e.g. Adam's step count. */
   scalars: Record<string, number>;
+  /**
+   * Sequence models: the vocabulary the model was trained with (optional:
+   * checkpoints written before it was saved have none).
+   */
+  vocabulary?: Vocabulary;
 }
 
 export interface StepEventData {
@@ -168,6 +173,11 @@ export interface EpochEventData {
   val_exact_match?: number | null;
   /** Autoencoders only: see {@link FinalMetrics}. */
   val_reconstruction_error?: number | null;
+  /**
+   * Sequences with a vocabulary: corpus BLEU-4 in [0, 1] of greedy decoding
+   * on the first 256 validation rows; null without validation rows.
+   */
+  val_bleu?: number | null;
   /** The learning rate of the epoch's last step. */
   lr: number;
 }
@@ -197,6 +207,9 @@ export interface FinalMetrics {
   /** Sequences: exact-match rates (accuracies are token accuracies). */
   val_exact_match?: number | null;
   test_exact_match?: number;
+  /** Sequences: BLEU-4 of greedy decoding, validation (first 256 rows) and test (all pairs). */
+  val_bleu?: number | null;
+  test_bleu?: number;
 }
 
 /** The `data` of the final `result` event. */
