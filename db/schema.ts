@@ -1,6 +1,8 @@
 /**
- * The six tables of DESIGN.md, plus job_models for the trained model. Row types are inferred from here; the SQL in
- * migrations/ is generated from this file by drizzle-kit.
+ * Every table: jobs and their queue state, the event log, epoch metrics, FNGD
+ * coefficients, checkpoints, uploaded datasets and trained models. Row types
+ * are inferred from here; the SQL in migrations/ is generated from this file
+ * by drizzle-kit.
  */
 import { sql } from "drizzle-orm";
 import {

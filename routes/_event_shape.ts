@@ -1,4 +1,4 @@
-/** The JSON of one job event, `{seq, type, created_at, data}`, as in DESIGN.md. */
+/** The JSON of one job event, `{seq, type, created_at, data}`, the one shape the API, the CLI and the SSE stream share. */
 import { z } from "@hono/zod-openapi";
 import { type EventRow, isTerminalStatus } from "../db/mod.ts";
 

@@ -5,7 +5,7 @@
  * from means and squares, not tf.batchNorm) in training mode, and gives
  * every sample its own copy of each weight site's kernel and bias:
  * `W + D_i` for sample i. The gradient of the summed batch loss with
- * respect to `D_i` at 0 is sample i's per-sample gradient as FNGD.md's
+ * respect to `D_i` at 0 is sample i's per-sample gradient as the engine's
  * `g_i = a_i (M e_i)^T` defines it with `e` from the batch loss: its
  * contribution to the batch gradient through its own activations, the
  * batch statistics' dependence included as autograd gives it.

@@ -479,7 +479,7 @@ Deno.test("the estimate covers the backend memory training really uses (wasm)", 
 Deno.test("synthetic datasets are bounded by total bytes in the spec", async (t) => {
   const parse = (dataset: Record<string, unknown>) =>
     JobSpec.shape.dataset.safeParse({ name: "synthetic", ...dataset });
-  await t.step("the issue's 4096x4096x3 images, 2 samples", () => {
+  await t.step("a reported blow-up: 4096x4096x3 images, 2 samples", () => {
     const r = parse({ samples: 2, shape: [4096, 4096, 3], classes: 10 });
     assert.equal(r.success, false);
     const issue = r.error!.issues.find((i) =>

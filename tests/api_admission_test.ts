@@ -41,7 +41,7 @@ async function refused(
   return p;
 }
 
-/** Flatten + dense 10 over images of `shape`: the issue's model. */
+/** Flatten + dense 10 over images of `shape`: the model of a reported 6 GB blow-up. */
 const imageJob = (dataset: Record<string, unknown>, shape: number[]) =>
   syntheticJob({
     model: {
@@ -54,7 +54,7 @@ const imageJob = (dataset: Record<string, unknown>, shape: number[]) =>
 Deno.test("POST /v1/jobs refuses specs the engine cannot run, writing nothing", async (t) => {
   const api = await startApi();
   try {
-    await t.step("the issue's repro: 2 samples of 4096x4096x3", async () => {
+    await t.step("a reported blow-up: 2 samples of 4096x4096x3", async () => {
       const body = imageJob(
         { samples: 2, shape: [4096, 4096, 3], classes: 10 },
         [4096, 4096, 3],

@@ -1,5 +1,5 @@
 /**
- * FNGD.md's invariants, for a dense net and a conv net. The reference side
+ * The five FNGD invariants (README, Guarantees), for a dense net and a conv net. The reference side
  * never uses the engine's captures, Gram matrices or Cholesky: per-sample
  * gradients come from TF.js autograd one sample at a time, and the natural
  * gradient is solved in float64 by Gaussian elimination.
@@ -30,7 +30,7 @@ import { batchPerSampleGradients } from "./_reference_net.ts";
 import { inferModelShapes } from "../src/engine/shapes.ts";
 
 /**
- * dense and conv as FNGD.md names them; residual: conv + batch norm + both
+ * dense and conv as the engine's sites are; residual: conv + batch norm + both
  * shortcut kinds; autoencoders under sigmoid cross-entropy and mse.
  */
 const KINDS = ["dense", "conv", "residual", "ae_sigmoid", "ae_mse"] as const;

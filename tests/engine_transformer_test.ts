@@ -1,5 +1,5 @@
 /**
- * FNGD.md's invariants on a one-block decoder-only Transformer (embedding,
+ * The five FNGD invariants (README, Guarantees) on a one-block decoder-only Transformer (embedding,
  * position embedding, pre-norm attention and MLP blocks, position-wise
  * logits), with M = 6 sequences of T = 8 tokens per batch. References never
  * use the engine's captures, Gram matrices or Cholesky: per-sequence

@@ -14,7 +14,7 @@ import type { EngineEvent } from "../src/engine/mod.ts";
 import type { Durable, JobEventLog } from "./job_event_log.ts";
 import { assertHeld } from "./lease_lost.ts";
 
-/** Minimum milliseconds between two stored `step` events (the issue asks for at most ~2/s). */
+/** Minimum milliseconds between two stored `step` events (at most ~2 per second keeps the log small). */
 export const STEP_EVENT_INTERVAL_MS = 500;
 
 /** Persists one job's engine events. */

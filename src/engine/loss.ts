@@ -3,7 +3,7 @@
  * its output units, and a batch's loss is the mean over samples, so the
  * batch-mean loss is exactly `(1/M) sum_i loss_i` for every loss: the probe
  * gradient is `e_i / M` and FNGD's per-sample gradient is `M` times it
- * (FNGD.md), whatever the loss. Summing over units (not averaging) makes a
+ * (the SMW rewrite needs each sample's own gradient), whatever the loss. Summing over units (not averaging) makes a
  * sample's loss its negative log-likelihood (Bernoulli pixels for sigmoid
  * cross-entropy, a unit Gaussian up to a factor 2 for mse), as in the K-FAC
  * autoencoder experiments. A sequence's loss likewise sums over its target

@@ -1,5 +1,5 @@
 /**
- * The Sherman-Morrison-Woodbury coefficients of FNGD (FNGD.md):
+ * The Sherman-Morrison-Woodbury coefficients of FNGD:
  * `c = (K / lambda + M I)^-1 1` with `lambda = alpha * ||K||_F / M`, so that
  * `U c = lambda (F + lambda I)^-1 gbar` is the natural-gradient direction.
  */

@@ -219,7 +219,7 @@ export interface TrainResult {
   seconds_by_phase: Partial<Record<Phase, number>>;
 }
 
-/** Events the trainer emits, shaped as DESIGN.md's "Exact shapes". */
+/** Events the trainer emits, shaped exactly as the API stores and serves them. */
 export type EngineEvent =
   | { type: "step"; data: StepEventData }
   | { type: "epoch"; data: EpochEventData }

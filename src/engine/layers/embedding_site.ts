@@ -1,5 +1,6 @@
 /**
- * Weight sites whose rows are one-hot (FNGD.md, "Sequences"): a token
+ * Weight sites whose rows are one-hot, so `a_it . a_js` is 1 exactly when
+ * the two ids are equal and the Gram needs no one-hot matrix: a token
  * embedding (`a_it = onehot(x_it)`) and a learned position embedding
  * (`a_it = onehot(t)`). The one-hot matrix is never built: the forward pass
  * gathers table rows, and every gradient is a scatter-add of `e` rows by id.

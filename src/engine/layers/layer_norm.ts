@@ -1,7 +1,8 @@
 /**
  * `layer_norm`: per-sample (per-position) normalisation over the last axis.
- * Gain and bias are plain parameters: no optimizer preconditions them
- * (FNGD.md), they take the base update rule as batch norm's do. Samples do
+ * Gain and bias are plain parameters: no optimizer preconditions them (they
+ * are tiny, and K-FAC implementations such as kfac-pytorch leave them to the
+ * base rule too); they take the base update rule as batch norm's do. Samples do
  * not interact, so per-sample gradients stay exactly per-sample.
  */
 import * as tf from "@tensorflow/tfjs";

@@ -9,7 +9,7 @@
  * step's `tf.tidy`.
  *
  * `e` is always the gradient of the mean batch loss (backprop's `e_i / M`);
- * the per-sample gradient of FNGD.md is `M * e`.
+ * sample i's own per-sample gradient (of its unscaled loss) is `M * e_i`.
  */
 import * as tf from "@tensorflow/tfjs";
 import { linearToInput, matMulT } from "../ops.ts";
@@ -65,7 +65,8 @@ function weightedGradient(
 }
 
 /**
- * The per-sample Gram matrix `K = U^T U` (M x M), bias included, per FNGD.md:
+ * The per-sample Gram matrix `K = U^T U` (M x M, U the per-sample gradients
+ * as columns), bias included, without materialising U:
  * `(A A^T + 1) o (E E^T)` for one position; with T positions, by per-sample
  * gradients or pairwise position products, `method` or the cheaper.
  */

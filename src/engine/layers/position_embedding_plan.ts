@@ -14,7 +14,7 @@ export const PositionEmbeddingLayerSpec = z.strictObject({
 
 /**
  * A position embedding as planned. Its table is a preconditioned, bias-less
- * site: a linear map of `a_it = onehot(t)` (FNGD.md), whose pre-activation
+ * site: a linear map of `a_it = onehot(t)`, whose pre-activation
  * is the sum `x + P`. Preconditioning it costs one (M, T D) product per
  * Gram matrix (embedding_site.ts), so there is no reason to leave it plain.
  */
