@@ -137,19 +137,11 @@ function splitSequences(
   checkDataFitsModel({ inputShape, outputUnits }, data);
   const length = sequences.length;
   const n = sequences.tokens.length / length;
-  const valCount = Math.floor(n * spec.validation_split);
-  const trainCount = n - valCount;
-  if (trainCount < 1) {
-    throw new EngineError(
-      "invalid_spec",
-      `validation_split ${spec.validation_split} leaves no training samples`,
-    );
-  }
-  const perm = new Rng(deriveSeed(spec.seed, SEED_STREAM.split)).permutation(n);
+  const { perm, trainCount } = splitOrder(n, spec);
   const at = (rows: ArrayLike<number>) =>
     sequenceSplit(sequences.tokens, sequences.targetMask, rows, length);
   const out: SplitData = { train: at(perm.subarray(0, trainCount)) };
-  if (valCount > 0) out.val = at(perm.subarray(trainCount));
+  if (trainCount < perm.length) out.val = at(perm.subarray(trainCount));
   const test = sequences.test;
   if (test && test.tokens.length > 0) {
     const count = test.tokens.length / length;
@@ -240,20 +232,12 @@ export function splitData(
   const classes = spec.target === "input" ? 0 : outputUnits;
   const width = inputShape.reduce((a, b) => a * b, 1);
   const n = data.y.length;
-  const valCount = Math.floor(n * spec.validation_split);
-  const trainCount = n - valCount;
-  if (trainCount < 1) {
-    throw new EngineError(
-      "invalid_spec",
-      `validation_split ${spec.validation_split} leaves no training samples`,
-    );
-  }
-  const perm = new Rng(deriveSeed(spec.seed, SEED_STREAM.split)).permutation(n);
+  const { perm, trainCount } = splitOrder(n, spec);
   const train = gatherRows(data.x, data.y, perm.subarray(0, trainCount), width);
   const out: SplitData = {
     train: hostSplit(train.xs, train.ys, inputShape, classes, spec.target),
   };
-  if (valCount > 0) {
+  if (trainCount < perm.length) {
     const val = gatherRows(data.x, data.y, perm.subarray(trainCount), width);
     out.val = hostSplit(val.xs, val.ys, inputShape, classes, spec.target);
   }
@@ -267,4 +251,24 @@ export function splitData(
     );
   }
   return out;
+}
+
+/**
+ * The seeded shuffle of `n` samples and how many of its first entries train;
+ * the rest (`validation_split`) validate.
+ * @throws {EngineError} `invalid_spec` when no training sample is left.
+ */
+function splitOrder(
+  n: number,
+  spec: JobSpec,
+): { perm: Int32Array; trainCount: number } {
+  const trainCount = n - Math.floor(n * spec.validation_split);
+  if (trainCount < 1) {
+    throw new EngineError(
+      "invalid_spec",
+      `validation_split ${spec.validation_split} leaves no training samples`,
+    );
+  }
+  const perm = new Rng(deriveSeed(spec.seed, SEED_STREAM.split)).permutation(n);
+  return { perm, trainCount };
 }

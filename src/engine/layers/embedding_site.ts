@@ -24,12 +24,7 @@ import {
   type EmbeddingGramMethod,
 } from "./embedding_plan.ts";
 import { kfacSizes } from "./linear_cost.ts";
-
-/** `e`'s rows scaled by their sample's entry of the (M, 1) column `scaled`. */
-function scaleBySample(e: tf.Tensor2D, scaled: tf.Tensor2D): tf.Tensor2D {
-  const m = scaled.shape[0];
-  return tf.reshape(tf.mul(tf.reshape(e, [m, -1]), scaled), e.shape);
-}
+import { scaleBySample } from "./linear_site.ts";
 
 /**
  * `sum_r onehot(id_r) e_r^T`, a (vocab, D) gradient, by a scatter-add of the

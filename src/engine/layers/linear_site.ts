@@ -54,14 +54,22 @@ function weightedGradient(
   e: tf.Tensor2D,
   scaled: tf.Tensor2D,
 ): SiteGrad {
-  const m = scaled.shape[0];
   const weighted = cap.positions === 1
     ? tf.mul(e, scaled)
-    : tf.reshape(tf.mul(tf.reshape(e, [m, -1]), scaled), e.shape);
+    : scaleBySample(e, scaled);
   return {
     kernel: tf.matMul(inputsTransposed(cap), weighted as tf.Tensor2D),
     bias: tf.sum(weighted, 0),
   };
+}
+
+/** `e`'s rows (M*T of them) scaled by their sample's entry of the (M, 1) column `scaled`. */
+export function scaleBySample(
+  e: tf.Tensor2D,
+  scaled: tf.Tensor2D,
+): tf.Tensor2D {
+  const m = scaled.shape[0];
+  return tf.reshape(tf.mul(tf.reshape(e, [m, -1]), scaled), e.shape);
 }
 
 /**
