@@ -281,3 +281,31 @@ export function relativeError(
   }
   return Math.sqrt(num / den);
 }
+
+/** `lambda (F + lambda I)^-1 gbar` from explicit per-sample gradients, in float64. */
+export function referenceDirection(
+  columns: Float64Array[],
+  alpha: number,
+): Float64Array {
+  const m = columns.length;
+  const p = columns[0].length;
+  let kNorm2 = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < m; j++) {
+      let dot = 0;
+      for (let r = 0; r < p; r++) dot += columns[i][r] * columns[j][r];
+      kNorm2 += dot * dot;
+    }
+  }
+  const lambda = alpha * Math.sqrt(kNorm2) / m;
+  const f = new Float64Array(p * p);
+  const gbar = new Float64Array(p);
+  for (const g of columns) {
+    for (let r = 0; r < p; r++) {
+      gbar[r] += g[r] / m;
+      for (let c = 0; c < p; c++) f[r * p + c] += g[r] * g[c] / m;
+    }
+  }
+  for (let r = 0; r < p; r++) f[r * p + r] += lambda;
+  return gaussSolve(f, gbar, p).map((v) => v * lambda);
+}

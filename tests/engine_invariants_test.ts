@@ -20,7 +20,7 @@ import { meanLoss, SEED_STREAM } from "../src/engine/trainer.ts";
 import { deriveSeed } from "../src/engine/rng.ts";
 import {
   dataFor,
-  gaussSolve,
+  referenceDirection,
   relativeError,
   specFor,
   type TestKind,
@@ -141,34 +141,6 @@ function assertPlainSteps(
     const err = relativeError(got, plain.get(p.name)!);
     assert.ok(err < 1e-4, `${p.name}: relative error ${err}`);
   }
-}
-
-/** `lambda (F + lambda I)^-1 gbar` from explicit per-sample gradients, in float64. */
-function referenceDirection(
-  columns: Float64Array[],
-  alpha: number,
-): Float64Array {
-  const m = columns.length;
-  const p = columns[0].length;
-  let kNorm2 = 0;
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < m; j++) {
-      let dot = 0;
-      for (let r = 0; r < p; r++) dot += columns[i][r] * columns[j][r];
-      kNorm2 += dot * dot;
-    }
-  }
-  const lambda = alpha * Math.sqrt(kNorm2) / m;
-  const f = new Float64Array(p * p);
-  const gbar = new Float64Array(p);
-  for (const g of columns) {
-    for (let r = 0; r < p; r++) {
-      gbar[r] += g[r] / m;
-      for (let c = 0; c < p; c++) f[r * p + c] += g[r] * g[c] / m;
-    }
-  }
-  for (let r = 0; r < p; r++) f[r * p + r] += lambda;
-  return gaussSolve(f, gbar, p).map((v) => v * lambda);
 }
 
 function appliedDirection(
