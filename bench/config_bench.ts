@@ -13,6 +13,7 @@ import {
   JobSpec,
   type JobSpecInput,
   type OptimizerName,
+  type StalenessEventData,
   train,
   type TrainResult,
 } from "../src/engine/mod.ts";
@@ -31,14 +32,43 @@ export interface BenchConfig {
   notes: string[];
   data: Dataset;
   limit?: number;
+  /** Test samples kept (`--test-limit`), when fewer than the split's. */
+  testLimit?: number;
+  /** Learning rates that replace an optimizer's default or config value (`--lr`). */
+  lrs?: Partial<Record<OptimizerName, number>>;
 }
 
-/** The config's job spec with `optimizer` in place of the config's optimizer. */
-export function specFor(cfg: BenchConfig, optimizer: OptimizerName): JobSpec {
+/**
+ * An optimizer as the bench names it: a name, or a variant
+ * `name:field=value:...` (e.g. `fngd:refresh=auto:refresh_threshold=0.05`)
+ * whose fields replace the defaults (numbers where they parse as one).
+ */
+export function parseVariant(
+  label: string,
+): { name: OptimizerName; fields: Record<string, unknown> } {
+  const [name, ...parts] = label.split(":");
+  const fields: Record<string, unknown> = {};
+  for (const part of parts) {
+    const [key, value] = part.split("=");
+    if (!key || value === undefined) {
+      throw new Error(`optimizer variant ${label}: expected field=value`);
+    }
+    fields[key] = value !== "" && Number.isFinite(Number(value))
+      ? Number(value)
+      : value;
+  }
+  return { name: name as OptimizerName, fields };
+}
+
+/** The config's job spec with `label`'s optimizer in place of the config's optimizer. */
+export function specFor(cfg: BenchConfig, label: string): JobSpec {
+  const { name, fields } = parseVariant(label);
   const own = cfg.input.optimizer;
+  const base = own.name === name ? own : { name };
+  const lr = cfg.lrs?.[name];
   return JobSpec.parse({
     ...cfg.input,
-    optimizer: own.name === optimizer ? own : { name: optimizer },
+    optimizer: { ...base, ...(lr === undefined ? {} : { lr }), ...fields },
   });
 }
 
@@ -61,21 +91,57 @@ function fitSchedule(input: Record<string, unknown>, epochs: number): string[] {
   return [];
 }
 
-/** The first `limit` training samples (the test split is kept whole). */
-function firstSamples(data: Dataset, limit: number | undefined): Dataset {
-  if (limit === undefined || limit >= data.y.length) return data;
+/**
+ * The first `limit` training samples (token rows and masks too, for
+ * sequences) and the first `testLimit` test samples (their text pairs too).
+ */
+function firstSamples(
+  data: Dataset,
+  limit: number | undefined,
+  testLimit?: number,
+): Dataset {
   const width = data.sampleShape.reduce((a, b) => a * b, 1);
-  return {
-    ...data,
-    x: data.x.subarray(0, limit * width),
-    y: data.y.subarray(0, limit),
-  };
+  const out = { ...data };
+  if (limit !== undefined && limit < data.y.length) {
+    out.x = data.x.subarray(0, limit * width);
+    out.y = data.y.subarray(0, limit);
+    if (data.sequences) {
+      out.sequences = {
+        ...data.sequences,
+        tokens: data.sequences.tokens.subarray(0, limit * width),
+        targetMask: data.sequences.targetMask.subarray(0, limit * width),
+      };
+    }
+  }
+  if (testLimit !== undefined && data.test && testLimit < data.test.y.length) {
+    out.test = {
+      x: data.test.x.subarray(0, testLimit * width),
+      y: data.test.y.subarray(0, testLimit),
+    };
+    const seqTest = out.sequences?.test;
+    if (out.sequences && seqTest) {
+      out.sequences = {
+        ...out.sequences,
+        test: {
+          tokens: seqTest.tokens.subarray(0, testLimit * width),
+          targetMask: seqTest.targetMask.subarray(0, testLimit * width),
+          pairs: seqTest.pairs.slice(0, testLimit),
+        },
+      };
+    }
+  }
+  return out;
 }
 
 /** Reads, validates and adapts a config, and loads its dataset. */
 export async function loadBenchConfig(
   path: string,
-  overrides: { epochs?: number; limit?: number },
+  overrides: {
+    epochs?: number;
+    limit?: number;
+    testLimit?: number;
+    lrs?: Partial<Record<OptimizerName, number>>;
+  },
 ): Promise<BenchConfig> {
   const raw = JSON.parse(await Deno.readTextFile(path));
   const input = { ...raw } as Record<string, unknown>;
@@ -84,6 +150,9 @@ export async function loadBenchConfig(
     notes.push(`epochs ${raw.epochs ?? "(default)"} -> ${overrides.epochs}`);
     input.epochs = overrides.epochs;
     notes.push(...fitSchedule(input, overrides.epochs));
+  }
+  for (const [name, lr] of Object.entries(overrides.lrs ?? {})) {
+    notes.push(`${name} lr ${lr} (--lr)`);
   }
   const parsed = JobSpec.safeParse(input);
   if (!parsed.success) {
@@ -97,16 +166,27 @@ export async function loadBenchConfig(
     name: basename(path).replace(/\.json$/, ""),
     input: input as JobSpecInput,
     notes,
-    data: firstSamples(full, overrides.limit),
+    data: firstSamples(full, overrides.limit, overrides.testLimit),
     limit: overrides.limit,
+    testLimit: overrides.testLimit,
+    lrs: overrides.lrs,
   };
 }
 
-/** Test accuracy, or test reconstruction error for autoencoders. */
+/** What {@link testMetric} reports for `spec`, as a table heading. */
+export function testMetricName(spec: JobSpec): string {
+  if (spec.loss === "sequence_cross_entropy") return "test BLEU";
+  return spec.target === "input"
+    ? "test reconstruction error"
+    : "test accuracy";
+}
+
+/** Test BLEU for sequences, test reconstruction error for autoencoders, else test accuracy. */
 export function testMetric(
   spec: JobSpec,
   result: TrainResult | undefined,
 ): number | undefined {
+  if (spec.loss === "sequence_cross_entropy") return result?.final.test_bleu;
   return spec.target === "input"
     ? result?.final.test_reconstruction_error
     : result?.final.test_accuracy;
@@ -118,7 +198,7 @@ export function testMetric(
  */
 export async function runOptimizer(
   cfg: BenchConfig,
-  name: OptimizerName,
+  name: string,
   opts: { quiet?: boolean; data?: Dataset; epochs?: number } = {},
 ): Promise<Row> {
   const spec = specFor(cfg, name);
@@ -129,12 +209,14 @@ export async function runOptimizer(
     });
   }
   const epochs: EpochEventData[] = [];
+  const staleness: StalenessEventData[] = [];
   let result: TrainResult | undefined;
   let error: string | undefined;
   try {
     await train(spec, opts.data ?? cfg.data, {
       onEvent: (e) => {
         if (e.type === "result") result = e.data;
+        if (e.type === "staleness") staleness.push(e.data);
         if (e.type !== "epoch") return;
         epochs.push(e.data);
         if (opts.quiet) return;
@@ -156,6 +238,7 @@ export async function runOptimizer(
     testAccuracy: testMetric(spec, result),
     counters: result && { ...result.counters },
     seconds_by_phase: result && { ...result.seconds_by_phase },
+    staleness,
     error,
   };
 }
@@ -166,11 +249,16 @@ export async function runOptimizer(
  */
 export async function warmUp(
   cfg: BenchConfig,
-  names: readonly OptimizerName[],
+  names: readonly string[],
 ): Promise<void> {
   const spec = specFor(cfg, "sgd");
   const n = Math.min(cfg.data.y.length, 3 * spec.batch_size);
-  const data = { ...firstSamples(cfg.data, n), test: undefined };
+  const few = firstSamples(cfg.data, n);
+  const data: Dataset = {
+    ...few,
+    test: undefined,
+    sequences: few.sequences && { ...few.sequences, test: undefined },
+  };
   for (const name of names) {
     await runOptimizer(cfg, name, { quiet: true, data, epochs: 2 });
   }

@@ -7,6 +7,7 @@
 import { dirname } from "node:path";
 import {
   type BackendName,
+  type EpochEventData,
   inferModelShapes,
   type OptimizerName,
 } from "../src/engine/mod.ts";
@@ -14,6 +15,7 @@ import {
   type BenchConfig,
   runOptimizer,
   specFor,
+  testMetricName,
   warmUp,
 } from "./config_bench.ts";
 import {
@@ -28,13 +30,24 @@ import {
 } from "./rows.ts";
 import { profileLines, profileSteps } from "./step_profile.ts";
 
-/** An inverse-free fngd epoch may take at most this many sgd epochs. */
+/** An inverse-free fngd epoch may take at most this many baseline epochs. */
 export const INVERSE_FREE_TARGET = 1.1;
+
+/**
+ * The epoch the inverse-free target compares with: AdamW's for sequence
+ * models (what Transformers are trained with), SGD's otherwise.
+ */
+function baselineOf(cfg: BenchConfig): OptimizerName {
+  return specFor(cfg, "sgd").loss === "sequence_cross_entropy"
+    ? "adamw"
+    : "sgd";
+}
 
 export interface ConfigBenchOptions {
   backend: BackendName;
   rounds: number;
-  optimizers: OptimizerName[];
+  /** Optimizer names or variants (config_bench.ts parseVariant). */
+  optimizers: string[];
   /** Step profile: `auto` when the target is missed or not measured. */
   profile: "auto" | "always" | "never";
   /** Batches per epoch in the step profile. */
@@ -62,12 +75,13 @@ export async function benchConfig(
       set.record(await runOptimizer(cfg, name), round);
     }
   }
-  const sgd = set.byName("sgd");
+  const base = set.byName(baselineOf(cfg));
   const fngd = set.byName("fngd");
-  const ratio = meanSeconds(fngd, "inverse_free") / meanSeconds(sgd);
+  const ratio = meanSeconds(fngd, "inverse_free") / meanSeconds(base);
   const met = ratio <= INVERSE_FREE_TARGET;
   const lines = header(cfg, opts);
   lines.push(...results(cfg, set, opts.rounds));
+  lines.push("", ...metricByEpochLines(set), ...stalenessLines(set));
   const wantProfile = opts.profile === "always" ||
     (opts.profile === "auto" && !met);
   const both = opts.optimizers.includes("sgd") &&
@@ -105,6 +119,7 @@ function header(cfg: BenchConfig, opts: ConfigBenchOptions): string[] {
     runLine({
       samples: cfg.data.y.length,
       limit: cfg.limit,
+      testLimit: cfg.testLimit,
       epochs: spec.epochs,
       rounds: opts.rounds,
     }),
@@ -125,26 +140,26 @@ function header(cfg: BenchConfig, opts: ConfigBenchOptions): string[] {
 
 function results(cfg: BenchConfig, set: RowSet, rounds: number): string[] {
   const spec = specFor(cfg, "sgd");
-  const autoencoder = spec.target === "input";
-  const metricName = autoencoder
-    ? "test reconstruction error after last epoch"
-    : "test accuracy after last epoch";
+  const metricName = `${testMetricName(spec)} after last epoch`;
   const metric = (r: Row) =>
     r.error
       ? `n/a (${r.error.split(":")[0]})`
       : r.testAccuracy?.toFixed(4) ?? "n/a";
   const sgd = set.byName("sgd");
   const fngd = set.byName("fngd");
+  const baseName = baselineOf(cfg);
+  const base = set.byName(baseName);
   const sgdEpoch = meanSeconds(sgd);
+  const baseEpoch = meanSeconds(base);
   const inverseFree = meanSeconds(fngd, "inverse_free");
-  const ratio = inverseFree / sgdEpoch;
+  const ratio = inverseFree / baseEpoch;
   const perRound = Array.from({ length: rounds }, (_, i) => {
     const f = epochSeconds(fngd, "inverse_free", i + 1);
-    const s = epochSeconds(sgd, undefined, i + 1);
+    const s = epochSeconds(base, undefined, i + 1);
     return f.length && s.length ? mean(f) / mean(s) : NaN;
   }).filter(Number.isFinite);
   const verdict = !Number.isFinite(ratio)
-    ? "not measured (needs sgd, and fngd timed past its inversion epoch)"
+    ? `not measured (needs ${baseName}, and fngd timed past its inversion epoch)`
     : ratio <= INVERSE_FREE_TARGET
     ? "met"
     : "missed";
@@ -155,15 +170,20 @@ function results(cfg: BenchConfig, set: RowSet, rounds: number): string[] {
     "",
     `Target: an inverse-free fngd epoch at most ${
       INVERSE_FREE_TARGET.toFixed(2)
-    }x an sgd epoch: ${verdict}.`,
-    `- fngd inverse_free epoch / sgd epoch = ${
-      ratioText(inverseFree, sgdEpoch)
+    }x an ${baseName} epoch: ${verdict}.`,
+    `- fngd inverse_free epoch / ${baseName} epoch = ${
+      ratioText(inverseFree, baseEpoch)
     } (per round: ${
       perRound.map((r) => r.toFixed(3)).join(", ") || "n/a"
-    }; per epoch ${minMax(epochSeconds(fngd, "inverse_free"), sgdEpoch)})`,
-    `- fngd inversion epoch / sgd epoch = ${
-      ratioText(meanSeconds(fngd, "inversion"), sgdEpoch)
-    } (per epoch ${minMax(epochSeconds(fngd, "inversion"), sgdEpoch)})`,
+    }; per epoch ${minMax(epochSeconds(fngd, "inverse_free"), baseEpoch)})`,
+    ...(baseName === "sgd" ? [] : [
+      `- fngd inverse_free epoch / sgd epoch = ${
+        ratioText(inverseFree, sgdEpoch)
+      }`,
+    ]),
+    `- fngd inversion epoch / ${baseName} epoch = ${
+      ratioText(meanSeconds(fngd, "inversion"), baseEpoch)
+    } (per epoch ${minMax(epochSeconds(fngd, "inversion"), baseEpoch)})`,
     "",
     "Counters (last round): " +
     set.rows.filter((r) => r.counters).map((r) =>
@@ -182,4 +202,75 @@ function minMax(secs: number[], base: number): string {
   return `${(Math.min(...secs) / base).toFixed(3)}-${
     (Math.max(...secs) / base).toFixed(3)
   }`;
+}
+
+/** The validation metric of every row after each epoch (the last round). */
+function metricByEpochLines(set: RowSet): string[] {
+  const lastRound = (r: Row) =>
+    r.epochs.filter((_, i) =>
+      (r.rounds?.[i] ?? 0) === Math.max(0, ...(r.rounds ?? [0]))
+    );
+  const epochs = Math.max(0, ...set.rows.map((r) => lastRound(r).length));
+  if (epochs === 0) return [];
+  const value = (e: EpochEventData) =>
+    e.val_bleu ?? e.val_reconstruction_error ?? e.val_accuracy;
+  const name = set.rows.some((r) => r.epochs.some((e) => e.val_bleu != null))
+    ? "val_bleu"
+    : set.rows.some((r) =>
+        r.epochs.some((e) => e.val_reconstruction_error != null)
+      )
+    ? "val_reconstruction_error"
+    : "val_accuracy";
+  const head = Array.from({ length: epochs }, (_, i) => `epoch ${i + 1}`);
+  return [
+    `Validation metric (${name}) after each epoch, last round:`,
+    "",
+    `| optimizer | ${head.join(" | ")} |`,
+    `|---|${head.map(() => "---").join("|")}|`,
+    ...set.rows.map((r) => {
+      const cells = lastRound(r).map((e) => value(e)?.toFixed(4) ?? "n/a");
+      while (cells.length < epochs) cells.push("-");
+      return `| ${r.name} | ${cells.join(" | ")} |`;
+    }),
+    "",
+  ];
+}
+
+/**
+ * fngd's staleness per inverse-free epoch, averaged over layers: the probes'
+ * cosine between the reused and the fresh direction (mean, and the worst
+ * layer's mean), the Gram diagonal's relative change, the drift signal, and
+ * auto's refreshes against the pairs it checked.
+ */
+function stalenessLines(set: RowSet): string[] {
+  const rows = set.rows.filter((r) => r.staleness?.length);
+  if (!rows.length) return [];
+  const avg = (xs: (number | null)[]) => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length
+      ? (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3)
+      : "n/a";
+  };
+  const lines = [
+    "Staleness of the reused coefficients (staleness events, last round; per layer, then averaged):",
+    "",
+    "| optimizer | epoch | cosine reused vs fresh (mean) | worst layer | Gram diagonal change | drift signal | refreshes / checked |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  for (const r of rows) {
+    for (const s of r.staleness!) {
+      const cos = s.layers.map((l) => l.cosine_mean);
+      const worst = cos.filter((c): c is number => c !== null);
+      const refreshes = s.layers.reduce((n, l) => n + l.refreshes, 0);
+      const checked = s.layers.reduce((n, l) => n + l.checked, 0);
+      lines.push(
+        `| ${r.name} | ${s.epoch} | ${avg(cos)} | ${
+          worst.length ? Math.min(...worst).toFixed(3) : "n/a"
+        } | ${avg(s.layers.map((l) => l.diagonal_change_mean))} | ${
+          avg(s.layers.map((l) => l.signal_mean))
+        } | ${refreshes} / ${checked} |`,
+      );
+    }
+  }
+  return [...lines, ""];
 }

@@ -49,6 +49,9 @@ const OPTIMIZERS: Record<string, OptimizerSpec> = {
     nesterov: false,
     weight_decay: 0.0005,
     damping: 1,
+    refresh: "never",
+    refresh_threshold: 0.1,
+    staleness_samples: 2,
   },
   ngd: {
     name: "ngd",

@@ -3,7 +3,7 @@
  * epochs, the final test metric, counters) and the timing table both
  * reports print: one line per optimizer and phase.
  */
-import type { EpochEventData } from "../src/engine/mod.ts";
+import type { EpochEventData, StalenessEventData } from "../src/engine/mod.ts";
 
 /** One optimizer (or `tf.LayersModel.fit`) across all rounds. */
 export interface Row {
@@ -15,6 +15,8 @@ export interface Row {
   testAccuracy: number | undefined;
   counters?: Record<string, number>;
   seconds_by_phase?: Record<string, number>;
+  /** fngd's staleness events, from the last round. */
+  staleness?: StalenessEventData[];
   /** Why a round stopped early (e.g. `diverged`), from the last round that failed. */
   error?: string;
 }
@@ -47,7 +49,7 @@ export class RowSet {
   /** Epochs accumulate; the metric, counters and error are the latest round's. */
   record(row: Row, round?: number): void {
     const rounds = row.epochs.map(() => round ?? 0);
-    const existing = this.byName(row.name);
+    const existing = this.rows.find((r) => r.name === row.name);
     if (!existing) {
       this.rows.push(round === undefined ? row : { ...row, rounds });
       return;
@@ -57,11 +59,14 @@ export class RowSet {
     existing.testAccuracy = row.testAccuracy;
     existing.counters = row.counters;
     existing.seconds_by_phase = row.seconds_by_phase;
+    existing.staleness = row.staleness;
     if (row.error) existing.error = row.error;
   }
 
+  /** The row named `name`, else the first variant of it (`sgd:lr=0.05`). */
   byName(name: string): Row | undefined {
-    return this.rows.find((r) => r.name === name);
+    return this.rows.find((r) => r.name === name) ??
+      this.rows.find((r) => r.name.split(":")[0] === name);
   }
 }
 
@@ -110,6 +115,8 @@ export function timingLines(
 export function runLine(opts: {
   samples: number;
   limit?: number;
+  /** Test samples kept, when the bench cut the test split. */
+  testLimit?: number;
   epochs: number;
   rounds: number;
 }): string {
@@ -117,5 +124,7 @@ export function runLine(opts: {
     new Date().toISOString()
   }; Deno ${Deno.version.deno}; ${navigator.hardwareConcurrency} cores; samples ${opts.samples}${
     opts.limit ? ` (limit ${opts.limit})` : ""
+  }${
+    opts.testLimit ? `; test samples: the first ${opts.testLimit}` : ""
   }; ${opts.epochs} epochs each, ${opts.rounds} interleaved rounds.`;
 }

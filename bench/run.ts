@@ -3,10 +3,15 @@
  * [--optimizers sgd,fngd,...] [--out FILE]`: the Fashion-MNIST MLP
  * comparison, with `tf.LayersModel.fit` (bench/mlp.ts).
  *
+ * `deno task bench --gram-memory [--batch 64] [--positions 64]`: the memory
+ * of one Gram matrix per sequence site, in both forms (bench/gram_memory.ts).
+ *
  * `deno task bench --config examples/resnet_fashion_mnist.json` (repeatable)
- * or `--suite examples`: benchmarks job configs, each with sgd, adamw, fngd,
+ * or `--suite examples|translation`: benchmarks job configs, each with sgd, adamw, fngd,
  * ngd and kfac at their defaults (bench/config_report.ts). `--epochs` and
- * `--limit` override the config's; `--profile auto|always|never` adds a
+ * `--limit` override the config's, `--test-limit N` keeps the first N test
+ * samples (test BLEU decodes each one), `--lr sgd=0.01,...` replaces
+ * learning rates (the report says so); `--profile auto|always|never` adds a
  * step profile (auto: when the inverse-free target is missed or was not
  * measured); `--no-warmup` skips the untimed warm-up. One report per config and
  * backend under bench/results/ (`--results-dir`), with the command that
@@ -21,8 +26,9 @@ import {
   type OptimizerName,
 } from "../src/engine/mod.ts";
 import { benchMlp } from "./mlp.ts";
-import { loadBenchConfig } from "./config_bench.ts";
+import { loadBenchConfig, parseVariant } from "./config_bench.ts";
 import { benchConfig } from "./config_report.ts";
+import { benchGramMemory } from "./gram_memory.ts";
 
 /** Named groups of configs for `--suite`. */
 const SUITES: Record<string, string[]> = {
@@ -30,6 +36,7 @@ const SUITES: Record<string, string[]> = {
     "examples/resnet_fashion_mnist.json",
     "examples/autoencoder_fashion_mnist.json",
   ],
+  translation: ["examples/transformer_translation.json"],
 };
 
 const { values } = parseArgs({
@@ -37,6 +44,8 @@ const { values } = parseArgs({
   options: {
     epochs: { type: "string" },
     limit: { type: "string" },
+    "test-limit": { type: "string" },
+    lr: { type: "string" },
     backend: { type: "string", default: "wasm" },
     optimizers: { type: "string" },
     rounds: { type: "string", default: "2" },
@@ -47,6 +56,9 @@ const { values } = parseArgs({
     profile: { type: "string", default: "auto" },
     "profile-batches": { type: "string", default: "10" },
     "no-warmup": { type: "boolean", default: false },
+    "gram-memory": { type: "boolean", default: false },
+    batch: { type: "string", default: "64" },
+    positions: { type: "string", default: "64" },
   },
 });
 
@@ -70,6 +82,25 @@ if (!BACKEND_NAMES.includes(backend)) {
 }
 const epochs = positive("epochs", values.epochs);
 const limit = positive("limit", values.limit);
+const testLimit = positive("test-limit", values["test-limit"]);
+
+/** `--lr sgd=0.01,ngd=0.01`: learning rates in place of the defaults. */
+function parseLrs(
+  v: string | undefined,
+): Partial<Record<OptimizerName, number>> {
+  const out: Partial<Record<OptimizerName, number>> = {};
+  for (const part of v ? v.split(",") : []) {
+    const [name, value] = part.split("=");
+    const lr = Number(value);
+    if (!OPTIMIZER_NAMES.includes(name as OptimizerName)) {
+      fail(`--lr: unknown optimizer ${name}`);
+    }
+    if (!(lr > 0)) fail(`--lr: ${name} needs a positive number, got ${value}`);
+    out[name as OptimizerName] = lr;
+  }
+  return out;
+}
+const lrs = parseLrs(values.lr);
 const rounds = positive("rounds", values.rounds)!;
 const command = `deno task bench ${Deno.args.join(" ")}`.trim();
 
@@ -95,7 +126,15 @@ if (!["auto", "always", "never"].includes(profile)) {
 }
 
 await initBackend(backend);
-if (!configs.length) {
+if (values["gram-memory"]) {
+  await benchGramMemory({
+    batch: positive("batch", values.batch)!,
+    positions: positive("positions", values.positions)!,
+    backend,
+    command,
+    resultsDir: values["results-dir"],
+  });
+} else if (!configs.length) {
   await benchMlp({
     epochs: epochs ?? 3,
     limit,
@@ -106,13 +145,16 @@ if (!configs.length) {
     out: values.out,
   });
 } else {
+  // Names or variants (`fngd:refresh=auto:refresh_threshold=0.05`).
   const optimizers = (values.optimizers ?? "sgd,adamw,fngd,ngd,kfac")
-    .split(",") as OptimizerName[];
-  const unknown = optimizers.filter((n) => !OPTIMIZER_NAMES.includes(n));
+    .split(",");
+  const unknown = optimizers.filter((label) =>
+    !OPTIMIZER_NAMES.includes(parseVariant(label).name)
+  );
   if (unknown.length) fail(`unknown optimizers: ${unknown.join(", ")}`);
   const written: string[] = [];
   for (const path of configs) {
-    const cfg = await loadBenchConfig(path, { epochs, limit });
+    const cfg = await loadBenchConfig(path, { epochs, limit, testLimit, lrs });
     written.push(
       await benchConfig(cfg, {
         backend,

@@ -1,30 +1,55 @@
-/** The FNGD coefficient cache: one float32 vector per (job, batch, layer). */
-import { and, asc, eq, sql } from "drizzle-orm";
+/**
+ * The FNGD coefficient cache: float32 vectors per (job, batch, layer), one
+ * per epoch that solved them (epoch one's inversion, then refreshes), so the
+ * history of each (batch, layer) is kept.
+ */
+import { and, asc, count, desc, eq, sql } from "drizzle-orm";
 import type { Queryable } from "./client.ts";
 import { type JobLease, leaseCte } from "./_lease.ts";
 import { bytesToFloat32, float32ToBytes } from "./_bytes.ts";
 import { fngdCoefficients, jobs } from "./schema.ts";
-import type { CoefficientLayerSummary } from "../src/engine/types.ts";
+import type {
+  CoefficientEntry,
+  CoefficientLayerSummary,
+} from "../src/engine/types.ts";
 
 /** One vector to store. */
 export interface CoefficientInput {
   batch: number;
   layer: number;
+  /** The epoch whose step solved it. */
+  epoch: number;
   coefficients: Float32Array;
+  /** The staleness reference recorded with it. */
+  diagonal: Float32Array;
   /** The damping lambda actually used. */
   damping: number;
 }
 
 /** Per-layer summary, the very type of the engine's `coefficients` event data. */
-export type { CoefficientLayerSummary };
+export type { CoefficientEntry, CoefficientLayerSummary };
 
-/** Rows per INSERT: 5 parameters each stays far below Postgres' 65535 limit. */
+/** How many (batch, layer) entries one epoch solved, in all and per layer. */
+export interface CoefficientEpochHistory {
+  epoch: number;
+  solved: number;
+  layers: { layer: number; solved: number }[];
+}
+
+/** The latest entry per (batch, layer), summarised per layer, and the history. */
+export interface CoefficientSummary {
+  layers: CoefficientLayerSummary[];
+  history: CoefficientEpochHistory[];
+}
+
+/** Rows per INSERT: 6 parameters each stays far below Postgres' 65535 limit. */
 const CHUNK = 500;
 
 /**
  * Stores vectors of a held job in multi-row INSERTs, each fenced by `lease`.
- * A re-put (FNGD `refresh_every`, an epoch 1 re-run after a crash, or a
- * retry) overwrites the earlier vector. False when the lease is gone.
+ * A re-put of the same (batch, layer, epoch) (an epoch re-run after a crash,
+ * or a retry) replaces that row; other epochs' rows stay. False when the
+ * lease is gone.
  */
 export async function putCoefficients(
   db: Queryable,
@@ -34,21 +59,24 @@ export async function putCoefficients(
   for (let i = 0; i < rows.length; i += CHUNK) {
     const values = sql.join(
       rows.slice(i, i + CHUNK).map((r) =>
-        sql`(${r.batch}::int, ${r.layer}::int, ${
+        sql`(${r.batch}::int, ${r.layer}::int, ${r.epoch}::int, ${
           float32ToBytes(r.coefficients)
-        }::bytea, ${r.damping}::float8)`
+        }::bytea, ${float32ToBytes(r.diagonal)}::bytea, ${r.damping}::float8)`
       ),
       sql`, `,
     );
     const written = await db.execute<{ n: number }>(sql`
       with ${leaseCte(lease)}, put as (
         insert into fngd_coefficients
-          (job_id, batch_index, layer_index, coefficients, damping)
-        select lease.id, v.batch, v.layer, v.coefficients, v.damping
+          (job_id, batch_index, layer_index, epoch, coefficients, diagonal,
+            damping)
+        select lease.id, v.batch, v.layer, v.epoch, v.coefficients,
+          v.diagonal, v.damping
         from lease cross join (values ${values})
-          as v(batch, layer, coefficients, damping)
-        on conflict (job_id, batch_index, layer_index) do update
+          as v(batch, layer, epoch, coefficients, diagonal, damping)
+        on conflict (job_id, batch_index, layer_index, epoch) do update
           set coefficients = excluded.coefficients,
+            diagonal = excluded.diagonal,
             damping = excluded.damping, created_at = now()
         returning 1
       )
@@ -63,51 +91,79 @@ export function coefficientKey(batch: number, layer: number): string {
   return `${batch}:${layer}`;
 }
 
-/** Every vector of `jobId`, keyed `"batch:layer"`. */
+/** A row's entry; an old row's missing diagonal reads as empty. */
+function entryOf(
+  r: { epoch: number; coefficients: Uint8Array; diagonal: Uint8Array | null },
+): CoefficientEntry {
+  return {
+    coefficients: bytesToFloat32(r.coefficients),
+    epoch: r.epoch,
+    diagonal: r.diagonal ? bytesToFloat32(r.diagonal) : new Float32Array(0),
+  };
+}
+
+/** Every entry of `jobId`, keyed `"batch:layer"`, each history in epoch order. */
 export async function loadCoefficients(
   db: Queryable,
   jobId: string,
-): Promise<Map<string, Float32Array>> {
+): Promise<Map<string, CoefficientEntry[]>> {
   const rows = await db.select({
     batch: fngdCoefficients.batchIndex,
     layer: fngdCoefficients.layerIndex,
+    epoch: fngdCoefficients.epoch,
     coefficients: fngdCoefficients.coefficients,
-  }).from(fngdCoefficients).where(eq(fngdCoefficients.jobId, jobId));
-  return new Map(
-    rows.map((r) => [
-      coefficientKey(r.batch, r.layer),
-      bytesToFloat32(r.coefficients),
-    ]),
-  );
+    diagonal: fngdCoefficients.diagonal,
+  }).from(fngdCoefficients).where(eq(fngdCoefficients.jobId, jobId))
+    .orderBy(
+      asc(fngdCoefficients.batchIndex),
+      asc(fngdCoefficients.layerIndex),
+      asc(fngdCoefficients.epoch),
+    );
+  const out = new Map<string, CoefficientEntry[]>();
+  for (const r of rows) {
+    const key = coefficientKey(r.batch, r.layer);
+    const history = out.get(key);
+    if (history) history.push(entryOf(r));
+    else out.set(key, [entryOf(r)]);
+  }
+  return out;
 }
 
-/** One raw vector, or undefined. */
+/** The latest entry of (batch, layer), or that of `epoch`; undefined when none. */
 export async function getCoefficientVector(
   db: Queryable,
   jobId: string,
   batch: number,
   layer: number,
-): Promise<Float32Array | undefined> {
-  const [row] = await db.select({ c: fngdCoefficients.coefficients })
-    .from(fngdCoefficients).where(and(
-      eq(fngdCoefficients.jobId, jobId),
-      eq(fngdCoefficients.batchIndex, batch),
-      eq(fngdCoefficients.layerIndex, layer),
-    ));
-  return row ? bytesToFloat32(row.c) : undefined;
+  epoch?: number,
+): Promise<CoefficientEntry | undefined> {
+  const [row] = await db.select({
+    epoch: fngdCoefficients.epoch,
+    coefficients: fngdCoefficients.coefficients,
+    diagonal: fngdCoefficients.diagonal,
+  }).from(fngdCoefficients).where(and(
+    eq(fngdCoefficients.jobId, jobId),
+    eq(fngdCoefficients.batchIndex, batch),
+    eq(fngdCoefficients.layerIndex, layer),
+    epoch === undefined ? undefined : eq(fngdCoefficients.epoch, epoch),
+  )).orderBy(desc(fngdCoefficients.epoch)).limit(1);
+  return row ? entryOf(row) : undefined;
 }
 
 /**
- * Mean, min and max over every value of each layer's vectors, with the
- * damping the `coefficients` event reports. SQL cannot
- * read float32 bytea, so the values are decoded here, one layer's rows at a
- * time in batch order.
+ * Mean, min and max over every value of each layer's latest vectors (one per
+ * batch), with the damping the `coefficients` event reports; and, per epoch,
+ * how many (batch, layer) entries it solved. SQL cannot read float32 bytea,
+ * so the values are decoded here, one layer's rows at a time in batch order.
  */
 export async function summarizeCoefficients(
   db: Queryable,
   jobId: string,
-): Promise<{ layers: CoefficientLayerSummary[] }> {
-  const rows = await db.select({
+): Promise<CoefficientSummary> {
+  const rows = await db.selectDistinctOn([
+    fngdCoefficients.layerIndex,
+    fngdCoefficients.batchIndex,
+  ], {
     layer: fngdCoefficients.layerIndex,
     coefficients: fngdCoefficients.coefficients,
     damping: fngdCoefficients.damping,
@@ -115,6 +171,7 @@ export async function summarizeCoefficients(
     .orderBy(
       asc(fngdCoefficients.layerIndex),
       asc(fngdCoefficients.batchIndex),
+      desc(fngdCoefficients.epoch),
     );
   const byLayer = new Map<
     number,
@@ -140,6 +197,23 @@ export async function summarizeCoefficients(
     acc.damping += r.damping;
     byLayer.set(r.layer, acc);
   }
+  const counts = await db.select({
+    epoch: fngdCoefficients.epoch,
+    layer: fngdCoefficients.layerIndex,
+    solved: count(),
+  }).from(fngdCoefficients).where(eq(fngdCoefficients.jobId, jobId))
+    .groupBy(fngdCoefficients.epoch, fngdCoefficients.layerIndex)
+    .orderBy(asc(fngdCoefficients.epoch), asc(fngdCoefficients.layerIndex));
+  const history: CoefficientEpochHistory[] = [];
+  for (const c of counts) {
+    let last = history.at(-1);
+    if (last?.epoch !== c.epoch) {
+      last = { epoch: c.epoch, solved: 0, layers: [] };
+      history.push(last);
+    }
+    last.solved += c.solved;
+    last.layers.push({ layer: c.layer, solved: c.solved });
+  }
   const [job] = await db.select({
     alpha: sql<
       number | null
@@ -155,5 +229,6 @@ export async function summarizeCoefficients(
       max: a.n > 0 ? a.max : 0,
       damping: alpha ?? a.damping / a.batches,
     })),
+    history,
   };
 }

@@ -22,15 +22,20 @@ export async function recordEpochMetric(
   const rows = await db.execute<{ epoch: number }>(sql`
     with ${leaseCte(lease)}
     insert into epoch_metrics
-      (job_id, epoch, phase, train_loss, val_loss, val_accuracy, seconds, steps)
+      (job_id, epoch, phase, train_loss, val_loss, val_accuracy,
+       val_reconstruction_error, val_exact_match, val_bleu, seconds, steps)
     select id, ${m.epoch}::int, ${m.phase}, ${m.trainLoss}::float8,
       ${m.valLoss ?? null}::float8, ${m.valAccuracy ?? null}::float8,
+      ${m.valReconstructionError ?? null}::float8,
+      ${m.valExactMatch ?? null}::float8, ${m.valBleu ?? null}::float8,
       ${m.seconds}::float8, ${m.steps}::int
     from lease
     on conflict (job_id, epoch) do update set phase = excluded.phase,
       train_loss = excluded.train_loss, val_loss = excluded.val_loss,
-      val_accuracy = excluded.val_accuracy, seconds = excluded.seconds,
-      steps = excluded.steps, created_at = now()
+      val_accuracy = excluded.val_accuracy,
+      val_reconstruction_error = excluded.val_reconstruction_error,
+      val_exact_match = excluded.val_exact_match, val_bleu = excluded.val_bleu,
+      seconds = excluded.seconds, steps = excluded.steps, created_at = now()
     returning epoch`);
   return rows.length > 0;
 }

@@ -47,9 +47,12 @@ export {
   recordEpochMetric,
 } from "./epoch_metrics.ts";
 export {
+  type CoefficientEntry,
+  type CoefficientEpochHistory,
   type CoefficientInput,
   coefficientKey,
   type CoefficientLayerSummary,
+  type CoefficientSummary,
   getCoefficientVector,
   loadCoefficients,
   putCoefficients,
@@ -73,3 +76,17 @@ export {
   releaseJob,
 } from "./finish_job.ts";
 export { getJobModel, saveJobModel } from "./job_models.ts";
+export {
+  COMPARISON_METRIC_NAMES,
+  COMPARISON_METRICS,
+  type ComparisonMetric,
+} from "./comparison_metrics.ts";
+export { createComparison, type NewComparison } from "./create_comparison.ts";
+export { getComparison } from "./get_comparison.ts";
+export { getComparisonByIdempotencyKey } from "./get_comparison_by_idempotency_key.ts";
+export { listComparisonJobs } from "./list_comparison_jobs.ts";
+export { listComparisonEpochMetrics } from "./list_comparison_epoch_metrics.ts";
+export {
+  type JobCursor,
+  listComparisonEvents,
+} from "./list_comparison_events.ts";

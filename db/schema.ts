@@ -1,11 +1,13 @@
 /**
  * Every table: jobs and their queue state, the event log, epoch metrics, FNGD
- * coefficients, checkpoints, uploaded datasets and trained models. Row types
+ * coefficients, checkpoints, uploaded datasets, trained models and optimizer
+ * comparisons. Row types
  * are inferred from here; the SQL in migrations/ is generated from this file
  * by drizzle-kit.
  */
 import { sql } from "drizzle-orm";
 import {
+  type AnyPgColumn,
   doublePrecision,
   index,
   integer,
@@ -19,6 +21,7 @@ import {
   uuid,
 } from "drizzle-orm/pg-core";
 import { bytea } from "./_bytes.ts";
+import type { ComparisonMetric } from "./comparison_metrics.ts";
 import { DATASET_FORMATS } from "./dataset_format.ts";
 import { JOB_STATUSES } from "./job_status.ts";
 
@@ -55,6 +58,11 @@ export const jobs = pgTable("jobs", {
   result: jsonb("result").$type<Record<string, unknown>>(),
   /** Highest job_events.seq handed out; bumped in the same statement as the insert. */
   lastEventSeq: integer("last_event_seq").notNull().default(0),
+  /** The comparison that created this job, if any. */
+  comparisonId: uuid("comparison_id").references(
+    (): AnyPgColumn => comparisons.id,
+    { onDelete: "cascade" },
+  ),
   createdAt: createdAt(),
   startedAt: timestamp("started_at", { withTimezone: true }),
   finishedAt: timestamp("finished_at", { withTimezone: true }),
@@ -70,6 +78,34 @@ export const jobs = pgTable("jobs", {
   // SKIP LOCKED scan) as small as the live queue.
   index("jobs_claimable_idx").on(t.createdAt).where(
     sql`${t.status} in ('queued', 'running', 'cancelling')`,
+  ),
+  // A comparison reads its jobs on every GET and SSE poll; most jobs belong
+  // to none, so the partial index holds only those that do.
+  index("jobs_comparison_idx").on(t.comparisonId).where(
+    sql`${t.comparisonId} is not null`,
+  ),
+]);
+
+/**
+ * One spec trained with several optimizers and seeds; its jobs point back
+ * with jobs.comparison_id. The columns hold the validated request (defaults
+ * filled in), which an Idempotency-Key retry is compared against.
+ */
+export const comparisons = pgTable("comparisons", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenant: text("tenant").notNull(),
+  /** The shared job spec, without optimizer and seed. */
+  spec: jsonb("spec").$type<Record<string, unknown>>().notNull(),
+  optimizers: jsonb("optimizers").$type<Record<string, unknown>[]>()
+    .notNull(),
+  seeds: jsonb("seeds").$type<number[]>().notNull(),
+  target: jsonb("target").$type<{ metric: ComparisonMetric; value: number }>(),
+  idempotencyKey: text("idempotency_key"),
+  createdAt: createdAt(),
+}, (t) => [
+  uniqueIndex("comparisons_tenant_idempotency_key_idx").on(
+    t.tenant,
+    t.idempotencyKey,
   ),
 ]);
 
@@ -90,20 +126,38 @@ export const epochMetrics = pgTable("epoch_metrics", {
   trainLoss: doublePrecision("train_loss").notNull(),
   valLoss: doublePrecision("val_loss"),
   valAccuracy: doublePrecision("val_accuracy"),
+  /** Autoencoders only. */
+  valReconstructionError: doublePrecision("val_reconstruction_error"),
+  /** Sequences only. */
+  valExactMatch: doublePrecision("val_exact_match"),
+  /** Sequences with a vocabulary only. */
+  valBleu: doublePrecision("val_bleu"),
   seconds: doublePrecision("seconds").notNull(),
   steps: integer("steps").notNull(),
   createdAt: createdAt(),
 }, (t) => [primaryKey({ columns: [t.jobId, t.epoch] })]);
 
-/** FNGD's per-(batch, layer) coefficients, float32 little-endian. */
+/**
+ * FNGD's per-(batch, layer) coefficients, float32 little-endian, one row per
+ * epoch that solved them: epoch one's inversion, then any refreshes, kept as
+ * a history.
+ */
 export const fngdCoefficients = pgTable("fngd_coefficients", {
   jobId: jobId(),
   batchIndex: integer("batch_index").notNull(),
   layerIndex: integer("layer_index").notNull(),
+  /** The epoch whose step solved them. */
+  epoch: integer("epoch").notNull().default(1),
   coefficients: bytea("coefficients").notNull(),
+  /** Per-sample Gram-diagonal proxy when solved, float32; null on old rows. */
+  diagonal: bytea("diagonal"),
   damping: doublePrecision("damping").notNull(),
   createdAt: createdAt(),
-}, (t) => [primaryKey({ columns: [t.jobId, t.batchIndex, t.layerIndex] })]);
+}, (t) => [
+  primaryKey({
+    columns: [t.jobId, t.batchIndex, t.layerIndex, t.epoch],
+  }),
+]);
 
 /** Epoch-end training state; the latest one is where a reclaimed job resumes. */
 export const checkpoints = pgTable("checkpoints", {
@@ -150,3 +204,5 @@ export type CheckpointRow = typeof checkpoints.$inferSelect;
 export type JobModelRow = typeof jobModels.$inferSelect;
 /** A datasets row, content included. */
 export type DatasetRow = typeof datasets.$inferSelect;
+/** A comparisons row. */
+export type ComparisonRow = typeof comparisons.$inferSelect;

@@ -6,7 +6,9 @@
 import { z } from "@hono/zod-openapi";
 import {
   JobSpec,
+  ModelSpec,
   NamedDatasetSpec,
+  OptimizerSpec,
   SyntheticDatasetSpec,
   TranslationDatasetSpec,
   UploadedDatasetSpec,
@@ -33,8 +35,22 @@ export const ApiDatasetSpec = z.union(
   { error: (issue) => datasetMessage(issue.input) },
 ).openapi("DatasetSpec");
 
+// The engine's schemas are built with plain zod, and zod 4 gives a schema its
+// methods when it is constructed: one built before @hono/zod-openapi loaded
+// has no `.openapi`. A clone made here always has it.
+
+/** An optimizer spec, named so that jobs and comparisons share one component. */
+export const ApiOptimizerSpec = OptimizerSpec.clone().openapi("OptimizerSpec");
+
+/** A model spec, named so that jobs and comparisons share one component. */
+export const ApiModelSpec = ModelSpec.clone().openapi("ModelSpec");
+
 /** POST /v1/jobs body. */
-export const ApiJobSpec = JobSpec.safeExtend({ dataset: ApiDatasetSpec })
+export const ApiJobSpec = JobSpec.safeExtend({
+  model: ApiModelSpec,
+  dataset: ApiDatasetSpec,
+  optimizer: ApiOptimizerSpec,
+})
   .openapi(
     "JobSpec",
     {

@@ -6,7 +6,8 @@ import { type EventRow, isTerminalStatus } from "../db/mod.ts";
 export const JobEventSchema = z.object({
   seq: z.int().openapi({ example: 5 }),
   type: z.string().openapi({
-    description: "status, step, epoch, coefficients, checkpoint, log or error",
+    description:
+      "status, step, epoch, coefficients, staleness (fngd), checkpoint, log or error",
     example: "step",
   }),
   created_at: z.string().openapi({ format: "date-time" }),

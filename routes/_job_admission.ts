@@ -4,7 +4,12 @@
  * MAX_JOB_BYTES, and the tenant under its queued-jobs quota. The engine's
  * checkJobFits is the same check a worker runs before training.
  */
-import { countQueuedJobs, type DatasetSummary, type Db } from "../db/mod.ts";
+import {
+  countQueuedJobs,
+  type DatasetSummary,
+  type Db,
+  getDataset,
+} from "../db/mod.ts";
 // The pure modules, not engine/mod.ts: the API process never loads TF.js.
 import {
   checkJobFits,
@@ -14,7 +19,9 @@ import {
 import type { JobSpec } from "../src/engine/spec.ts";
 import { EngineError } from "../src/engine/types.ts";
 import type { Config } from "../src/config.ts";
-import { ApiError } from "../src/problem.ts";
+import { ApiError, validationError } from "../src/problem.ts";
+import type { ApiJobSpec } from "./_api_job_spec.ts";
+import { isUuid } from "./_job_lookup.ts";
 
 /**
  * Seconds a client is told to wait after a 429: a worker takes at least
@@ -22,6 +29,31 @@ import { ApiError } from "../src/problem.ts";
  * would leave capacity idle.
  */
 export const QUEUE_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * The tenant's uploaded dataset that `dataset` names with `{"id"}`; undefined
+ * for the other dataset forms.
+ * @throws {ApiError} `validation_failed` at `path` when the tenant has none
+ * by that id.
+ */
+export async function findUploadedDataset(
+  db: Db,
+  tenant: string,
+  dataset: ApiJobSpec["dataset"],
+  path = "dataset.id",
+): Promise<DatasetSummary | undefined> {
+  if (!("id" in dataset)) return undefined;
+  const id = dataset.id;
+  const upload = isUuid(id) ? await getDataset(db, tenant, id) : undefined;
+  if (!upload) {
+    throw validationError([{
+      path,
+      in: "body",
+      message: `no uploaded dataset ${id} for this tenant`,
+    }]);
+  }
+  return upload;
+}
 
 /**
  * Checks that the engine can run `spec` within `config.maxJobBytes`.
@@ -64,23 +96,26 @@ export function admitJobSpec(
 }
 
 /**
- * Refuses a new job while `tenant` has `config.maxQueuedPerTenant` queued
- * ones (0: no quota). A soft limit: concurrent submissions may pass it by
- * their number, which a quota against floods does not need to prevent.
+ * Refuses `adding` new jobs (default 1) unless `tenant`'s queued ones plus
+ * them stay within `config.maxQueuedPerTenant` (0: no quota). A soft limit:
+ * concurrent submissions may pass it by their number, which a quota against
+ * floods does not need to prevent.
  * @throws {ApiError} `too_many_queued_jobs` (429) with Retry-After.
  */
 export async function checkQueueQuota(
   db: Db,
   config: Config,
   tenant: string,
+  adding = 1,
 ): Promise<void> {
   const max = config.maxQueuedPerTenant;
   if (max === 0) return;
   const queued = await countQueuedJobs(db, tenant);
-  if (queued >= max) {
+  if (queued + adding > max) {
+    const these = adding === 1 ? "" : `, and this request adds ${adding}`;
     throw new ApiError(
       "too_many_queued_jobs",
-      `at most ${max} queued jobs per tenant, found ${queued}; retry after ${QUEUE_RETRY_AFTER_SECONDS} s, when workers have started some, or cancel some`,
+      `at most ${max} queued jobs per tenant, found ${queued}${these}; retry after ${QUEUE_RETRY_AFTER_SECONDS} s, when workers have started some, or cancel some`,
       { headers: { "Retry-After": String(QUEUE_RETRY_AFTER_SECONDS) } },
     );
   }

@@ -11,6 +11,15 @@ export const EpochMetricSchema = z.object({
   train_loss: z.number(),
   val_loss: z.number().nullable(),
   val_accuracy: z.number().nullable(),
+  val_reconstruction_error: z.number().optional().openapi({
+    description: "autoencoders (target input) only",
+  }),
+  val_exact_match: z.number().optional().openapi({
+    description: "sequences only",
+  }),
+  val_bleu: z.number().optional().openapi({
+    description: "sequences with a vocabulary only",
+  }),
   created_at: z.string().openapi({ format: "date-time" }),
 }).openapi("EpochMetric");
 
@@ -26,6 +35,18 @@ export function shapeEpochMetric(
     train_loss: row.trainLoss,
     val_loss: row.valLoss,
     val_accuracy: row.valAccuracy,
+    // Present only where the task reports a value, so classification rows stay
+    // as they were.
+    ...optional("val_reconstruction_error", row.valReconstructionError),
+    ...optional("val_exact_match", row.valExactMatch),
+    ...optional("val_bleu", row.valBleu),
     created_at: row.createdAt.toISOString(),
   };
+}
+
+function optional<K extends string>(
+  key: K,
+  value: number | null,
+): { [k in K]?: number } {
+  return (value === null ? {} : { [key]: value }) as { [k in K]?: number };
 }

@@ -6,6 +6,7 @@ import type { SSEStreamingApi } from "hono/streaming";
 import { type Db, getJob, isTerminalStatus, listJobEvents } from "../db/mod.ts";
 import { isTerminalEvent, shapeEvent } from "./_event_shape.ts";
 import type { EventWakeups } from "./_event_wakeups.ts";
+import { PollTimer } from "./_poll_timer.ts";
 
 /** What one stream needs to know. */
 export interface FollowOptions {
@@ -26,42 +27,6 @@ export interface FollowOptions {
 
 /** Rows fetched per query; a backlog is drained in pages without sleeping. */
 const PAGE = 500;
-
-/**
- * Waits up to `ms` between polls; a NOTIFY for the job or the client leaving
- * ends the wait early. A notification that lands while a query runs is kept
- * in `pending`, so it is never lost between two waits.
- */
-class PollTimer {
-  #pending = false;
-  #wake: (() => void) | undefined;
-
-  constructor(readonly signal: AbortSignal) {
-    signal.addEventListener("abort", () => this.notify());
-  }
-
-  notify(): void {
-    this.#pending = true;
-    this.#wake?.();
-  }
-
-  wait(ms: number): Promise<void> {
-    if (this.#pending || this.signal.aborted) {
-      this.#pending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        this.#pending = false;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
-    });
-  }
-}
 
 /**
  * Writes every event after `after` as `id: seq`, `event: type`, `data: json`,

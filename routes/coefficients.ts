@@ -1,6 +1,7 @@
 /**
  * GET /v1/jobs/{id}/coefficients: FNGD's cached per-layer coefficients, as a
- * summary per layer or, with `batch` and `layer`, one raw vector.
+ * summary per layer with the per-epoch refresh history or, with `batch` and
+ * `layer`, one raw vector (the latest, or that of `epoch`).
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { getCoefficientVector, summarizeCoefficients } from "../db/mod.ts";
@@ -23,13 +24,28 @@ const LayerSummary = z.object({
   damping: z.number(),
 }).openapi("CoefficientLayerSummary");
 
-const Summary = z.object({ layers: z.array(LayerSummary) }).openapi(
-  "CoefficientSummary",
-);
+const EpochHistory = z.object({
+  epoch: z.int(),
+  solved: z.int().openapi({
+    description: "(batch, layer) entries solved in this epoch",
+  }),
+  layers: z.array(z.object({ layer: z.int(), solved: z.int() })),
+}).openapi("CoefficientEpochHistory");
+
+const Summary = z.object({
+  layers: z.array(LayerSummary).openapi({
+    description: "per layer, over the latest entry of each batch",
+  }),
+  history: z.array(EpochHistory).openapi({
+    description:
+      "entries solved per epoch: epoch one's inversion, then refreshes",
+  }),
+}).openapi("CoefficientSummary");
 
 const Vector = z.object({
   batch: z.int(),
   layer: z.int(),
+  epoch: z.int().openapi({ description: "the epoch that solved it" }),
   coefficients: z.array(z.number()),
 }).openapi("CoefficientVector");
 
@@ -38,14 +54,25 @@ const coefficients = createRoute({
   path: "/v1/jobs/{id}/coefficients",
   summary: "FNGD coefficients: per-layer summary, or one raw vector",
   description:
-    "Without query parameters: `{layers: [...]}` shaped like the `coefficients` event. With `batch` and `layer` (both): that batch's coefficient vector for that layer.",
+    "Without query parameters: `{layers: [...], history: [...]}`; `layers` is shaped like the `coefficients` event, over the latest entry of each (batch, layer), and `history` counts the entries solved per epoch. With `batch` and `layer` (both): that batch's coefficient vector for that layer, the latest one, or that solved in `epoch`.",
   security: BEARER_SECURITY,
   request: {
     params: JobIdParam,
-    query: z.object({ batch: index.optional(), layer: index.optional() })
+    query: z.object({
+      batch: index.optional(),
+      layer: index.optional(),
+      epoch: index.min(1).optional().openapi({
+        description:
+          "with batch and layer: the vector solved in this epoch (default: the latest)",
+      }),
+    })
       .refine((q) => (q.batch === undefined) === (q.layer === undefined), {
         error: "give batch and layer together, or neither",
         path: ["batch"],
+      })
+      .refine((q) => q.epoch === undefined || q.batch !== undefined, {
+        error: "epoch needs batch and layer",
+        path: ["epoch"],
       }),
   },
   responses: {
@@ -53,9 +80,13 @@ const coefficients = createRoute({
       description: "the summary, or one vector",
       content: { "application/json": { schema: z.union([Summary, Vector]) } },
     },
-    400: problemResponse("only one of batch and layer given"),
+    400: problemResponse(
+      "only one of batch and layer given, or epoch without them",
+    ),
     401: problemResponse("missing or invalid API key"),
-    404: problemResponse("no such job, or no vector for that batch and layer"),
+    404: problemResponse(
+      "no such job, or no vector for that batch, layer (and epoch)",
+    ),
     503: DATABASE_UNAVAILABLE_RESPONSE,
   },
 });
@@ -64,18 +95,25 @@ const coefficients = createRoute({
 export function coefficientRoutes({ db }: AppDeps) {
   return newRouter().openapi(coefficients, async (c) => {
     const job = await findJob(db, c.get("tenant"), c.req.valid("param").id);
-    const { batch, layer } = c.req.valid("query");
+    const { batch, layer, epoch } = c.req.valid("query");
     if (batch === undefined || layer === undefined) {
       const summary = await summarizeCoefficients(db, job.id);
-      return c.json({ layers: summary.layers }, 200);
+      return c.json({ layers: summary.layers, history: summary.history }, 200);
     }
-    const vector = await getCoefficientVector(db, job.id, batch, layer);
-    if (!vector) {
+    const entry = await getCoefficientVector(db, job.id, batch, layer, epoch);
+    if (!entry) {
       throw new ApiError(
         "coefficients_not_found",
-        `job ${job.id} has no coefficients for batch ${batch}, layer ${layer}`,
+        `job ${job.id} has no coefficients for batch ${batch}, layer ${layer}${
+          epoch === undefined ? "" : `, epoch ${epoch}`
+        }`,
       );
     }
-    return c.json({ batch, layer, coefficients: Array.from(vector) }, 200);
+    return c.json({
+      batch,
+      layer,
+      epoch: entry.epoch,
+      coefficients: Array.from(entry.coefficients),
+    }, 200);
   });
 }

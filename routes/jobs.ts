@@ -2,8 +2,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   createJob,
-  type DatasetSummary,
-  getDataset,
   getJobByIdempotencyKey,
   getLatestEpochMetric,
   JOB_STATUSES,
@@ -18,7 +16,11 @@ import {
   TooLargeProblemSchema,
   validationError,
 } from "../src/problem.ts";
-import { admitJobSpec, checkQueueQuota } from "./_job_admission.ts";
+import {
+  admitJobSpec,
+  checkQueueQuota,
+  findUploadedDataset,
+} from "./_job_admission.ts";
 import { ApiJobSpec } from "./_api_job_spec.ts";
 import { findJob, isUuid, JobIdParam } from "./_job_lookup.ts";
 import { EpochMetricSchema, shapeEpochMetric } from "./_metric_shape.ts";
@@ -43,6 +45,9 @@ export const JobSchema = z.object({
   // EpochMetric component itself nullable.
   latest_metrics: z.union([EpochMetricSchema, z.null()]),
   cancel_requested_at: z.string().nullable(),
+  comparison_id: z.uuid().nullable().openapi({
+    description: "the comparison that created this job, if any",
+  }),
   created_at: z.string().openapi({ format: "date-time" }),
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
@@ -68,6 +73,7 @@ export function shapeJob(
     result: row.result ?? null,
     latest_metrics: latest ? shapeEpochMetric(latest) : null,
     cancel_requested_at: iso(row.cancelRequestedAt),
+    comparison_id: row.comparisonId,
     created_at: row.createdAt.toISOString(),
     started_at: iso(row.startedAt),
     finished_at: iso(row.finishedAt),
@@ -210,18 +216,7 @@ export function jobRoutes({ db, config }: AppDeps) {
         if (!sameJson(existing.spec, spec)) throw keyReused(key!, existing);
         return c.json(await withMetrics(existing), 200);
       }
-      let upload: DatasetSummary | undefined;
-      if ("id" in spec.dataset) {
-        const id = spec.dataset.id;
-        upload = isUuid(id) ? await getDataset(db, tenant, id) : undefined;
-        if (!upload) {
-          throw validationError([{
-            path: "dataset.id",
-            in: "body",
-            message: `no uploaded dataset ${id} for this tenant`,
-          }]);
-        }
-      }
+      const upload = await findUploadedDataset(db, tenant, spec.dataset);
       admitJobSpec(spec, upload, config);
       await checkQueueQuota(db, config, tenant);
       const { job, created } = await createJob(db, {

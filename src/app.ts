@@ -13,6 +13,8 @@ import { EventWakeups } from "../routes/_event_wakeups.ts";
 import { HttpCounters } from "../routes/_http_counters.ts";
 import type { AppEnv } from "../routes/_router.ts";
 import { coefficientRoutes } from "../routes/coefficients.ts";
+import { comparisonEventRoutes } from "../routes/comparison_events.ts";
+import { comparisonRoutes } from "../routes/comparisons.ts";
 import { datasetRoutes } from "../routes/datasets.ts";
 import { docRoutes, OPENAPI_INFO } from "../routes/docs.ts";
 import { eventRoutes } from "../routes/events.ts";
@@ -179,6 +181,8 @@ export async function createApp(
       metricRoutes,
       coefficientRoutes,
       modelRoutes,
+      comparisonRoutes,
+      comparisonEventRoutes,
       datasetRoutes,
       healthRoutes,
     ]

@@ -21,7 +21,9 @@ export interface ApiHarness {
     init?: RequestInit & { key?: string | null },
   ): Promise<Response>;
   /** Rows in `table`, all tenants. */
-  count(table: "jobs" | "job_events" | "datasets"): Promise<number>;
+  count(
+    table: "jobs" | "job_events" | "datasets" | "comparisons",
+  ): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -9,6 +9,7 @@ import {
   assessJob,
   checkJobFits,
   datasetInfoFromSpec,
+  datasetInfoOf,
   EngineError,
   estimateJobCost,
   formatBytes,
@@ -20,7 +21,15 @@ import {
   train,
   uploadedDatasetInfo,
 } from "../src/engine/mod.ts";
-import { makeSyntheticDataset } from "../src/engine/data/mod.ts";
+import {
+  makeSyntheticDataset,
+  TRANSLATION_LENGTH,
+  TRANSLATION_VOCABULARY_SIZE,
+} from "../src/engine/data/mod.ts";
+import { makeTranslationDataset } from "../src/engine/data/translation.ts";
+import { loadConfig } from "../src/config.ts";
+import { ApiError } from "../src/problem.ts";
+import { admitJobSpec } from "../routes/_job_admission.ts";
 import { syntheticBytes } from "../src/engine/data/synthetic_size.ts";
 import { SequentialModel } from "../src/engine/model.ts";
 
@@ -250,6 +259,62 @@ Deno.test("assessJob checks the dataset against the model before loading it", as
     // Each IDX sample is at least 4 value bytes + 1 label byte: at most 100.
     assert.equal(info.trainSamples, 100);
     assert.equal(assessJob(spec, info).dataset.trainSamples, 100);
+  });
+  await t.step("an embedding table smaller than the vocabulary", () => {
+    const n = TRANSLATION_VOCABULARY_SIZE;
+    const translation = (vocab: number, dataset: unknown) =>
+      job(
+        {
+          input_shape: [TRANSLATION_LENGTH],
+          layers: [
+            { type: "embedding", vocab, dim: 8 },
+            { type: "dense", units: n },
+          ],
+        },
+        dataset,
+        { loss: "sequence_cross_entropy" },
+      );
+    const generated = {
+      name: "synthetic-translation" as const,
+      pairs: 64,
+      test_pairs: 0,
+      seed: 1,
+    };
+    const namesVocab = (e: unknown) =>
+      e instanceof EngineError && e.code === "invalid_spec" &&
+      e.path?.join(".") === "model.layers.0.vocab" &&
+      e.message.startsWith(
+        `model.layers[0].vocab: the embedding table has 20 rows but the dataset's vocabulary has ${n} tokens`,
+      );
+    // synthetic-translation's vocabulary is fixed: known before generating.
+    assert.equal(assessJob(translation(n, generated)).dataset.vocabulary, n);
+    assert.throws(() => assessJob(translation(20, generated)), namesVocab);
+    // The API answers 400 with the field, before anything is queued.
+    assert.throws(
+      () => admitJobSpec(translation(20, generated), undefined, loadConfig({})),
+      (e) =>
+        e instanceof ApiError && e.status === 400 &&
+        e.code === "invalid_spec" &&
+        e.extra.errors?.[0].path === "model.layers.0.vocab" &&
+        namesVocab(e.cause),
+    );
+    // An upload's row does not record its vocabulary: admitted, then refused
+    // by the worker's guard once the data is loaded.
+    const upload = translation(20, {
+      id: "00000000-0000-4000-8000-000000000000",
+    });
+    const row = {
+      format: "parallel_text" as const,
+      shape: [TRANSLATION_LENGTH],
+      bytes: 4096,
+    };
+    assessJob(upload, uploadedDatasetInfo(row));
+    const loaded = makeTranslationDataset({ ...generated, pairs: 8 });
+    assert.equal(datasetInfoOf(loaded).vocabulary, n);
+    assert.throws(
+      () => checkJobFits(upload, 3 * 1024 ** 3, datasetInfoOf(loaded)),
+      namesVocab,
+    );
   });
 });
 

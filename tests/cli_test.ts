@@ -99,12 +99,17 @@ Deno.test("train CLI prints API-shaped events and ends with the result", async (
     const result = events.at(-1);
     assert.equal(result.type, "result");
     const batches = Math.ceil(270 / 32); // 300 samples, 10% validation
+    // Epochs 2 and 3 probe 2 batches x 3 layers each (staleness_samples 2).
     assert.deepEqual(result.data.counters, {
       steps: 3 * batches,
       gram_computations: 3 * batches,
       solves: 3 * batches,
       jitter_retries: 0,
+      refreshes: 0,
+      staleness_probes: 2 * 2 * 3,
     });
+    const staleness = events.filter((e) => e.type === "staleness");
+    assert.deepEqual(staleness.map((e) => e.data.epoch), [2, 3]);
     assert.ok(result.data.seconds_by_phase.inversion > 0);
     assert.ok(result.data.seconds_by_phase.inverse_free > 0);
     // The saved model loads with the stock TF.js loader.

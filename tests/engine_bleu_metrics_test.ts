@@ -16,12 +16,15 @@ import {
   type JobSpecInput,
   loadEngineTranslator,
   type ModelArtifacts,
+  ModelSpec,
   type TextPair,
   Tokenizer,
   train,
   translate,
 } from "../src/engine/mod.ts";
+import * as tf from "@tensorflow/tfjs";
 import { sequenceDataset } from "../src/engine/data/sequences.ts";
+import { SequentialModel } from "../src/engine/model.ts";
 import { makeTranslationDataset } from "../src/engine/data/translation.ts";
 import { Rng } from "../src/engine/rng.ts";
 
@@ -91,6 +94,41 @@ function spec(vocab: number, extra: Partial<JobSpecInput> = {}): JobSpec {
     ...extra,
   });
 }
+
+Deno.test("rows cut to w positions give the full rows' logits at those positions (greedy decoding's cut)", async () => {
+  await initBackend("cpu");
+  const vocab = 9;
+  const model = new SequentialModel(ModelSpec.parse(modelSpec(vocab)), 5);
+  const rng = new Rng(6);
+  // Some rows end in padding, as prompts being decoded do.
+  const ids = Int32Array.from(
+    { length: 4 * LENGTH },
+    (_, i) => i % LENGTH > 5 && i < 2 * LENGTH ? 0 : 1 + rng.int(vocab - 1),
+  );
+  const before = tf.memory().numTensors;
+  tf.tidy(() => {
+    const full = tf.tensor2d(ids, [4, LENGTH], "int32");
+    const all = (model.forward(full) as tf.Tensor).arraySync() as number[][][];
+    for (const w of [1, 3, LENGTH - 1]) {
+      const cut = model.forward(tf.slice(full, [0, 0], [4, w]));
+      assert.deepEqual(cut.shape, [4, w, vocab]);
+      const got = (cut as tf.Tensor).arraySync() as number[][][];
+      for (let i = 0; i < 4; i++) {
+        for (let t = 0; t < w; t++) {
+          for (let v = 0; v < vocab; v++) {
+            const d = Math.abs(got[i][t][v] - all[i][t][v]);
+            assert.ok(
+              d <= 1e-5 * (1 + Math.abs(all[i][t][v])),
+              `row ${i} t ${t}`,
+            );
+          }
+        }
+      }
+    }
+  });
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+});
 
 Deno.test("a model that copies perfectly scores test_bleu 1 and val_bleu 1", async () => {
   await initBackend("cpu");

@@ -29,6 +29,8 @@ const LR = {
   ngd: 0.05,
   fngd: 0.05,
   kfac: 0.01,
+  shampoo: 0.1,
+  eva: 0.1,
 } as const;
 
 Deno.test("no tensor leaks with residual blocks, batch norm, pools and dropout", async (t) => {

@@ -117,7 +117,15 @@ Deno.test("step and epoch events carry the schedule's learning rate", async () =
 
 Deno.test("a step schedule equals a run whose lr is changed by hand at the milestone", async (t) => {
   await initBackend("wasm");
-  const lr = { sgd: 0.05, adamw: 0.01, ngd: 0.05, fngd: 0.05, kfac: 0.01 };
+  const lr = {
+    sgd: 0.05,
+    adamw: 0.01,
+    ngd: 0.05,
+    fngd: 0.05,
+    kfac: 0.01,
+    shampoo: 0.1,
+    eva: 0.1,
+  };
   for (const name of OPTIMIZER_NAMES) {
     await t.step(name, async () => {
       const optimizer = { name, lr: lr[name] } as JobSpecInput["optimizer"];

@@ -22,6 +22,8 @@ const LR = {
   ngd: 0.05,
   fngd: 0.05,
   kfac: 0.01,
+  shampoo: 0.1,
+  eva: 0.1,
 } as const;
 
 for (const kind of ["dense", "conv"] as const) {

@@ -390,7 +390,15 @@ Deno.test("sequence_cross_entropy sums target-token cross-entropies per sequence
 
 Deno.test("no tensor leaks training the Transformer", async (t) => {
   await initBackend("wasm");
-  const lr = { sgd: 0.05, adamw: 0.01, ngd: 0.05, fngd: 0.05, kfac: 0.01 };
+  const lr = {
+    sgd: 0.05,
+    adamw: 0.01,
+    ngd: 0.05,
+    fngd: 0.05,
+    kfac: 0.01,
+    shampoo: 0.1,
+    eva: 0.1,
+  };
   for (const name of OPTIMIZER_NAMES) {
     await t.step(name, async () => {
       const before = tf.memory().numTensors;

@@ -48,6 +48,9 @@ export class JobReporter {
           trainLoss: d.train_loss,
           valLoss: d.val_loss,
           valAccuracy: d.val_accuracy,
+          valReconstructionError: d.val_reconstruction_error,
+          valExactMatch: d.val_exact_match,
+          valBleu: d.val_bleu,
           seconds: d.seconds,
           steps: d.steps,
         })

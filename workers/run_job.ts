@@ -169,9 +169,10 @@ async function trainJob(
   const pgStore = new PgCoefficientStore(db, lease);
   // Every write below is safe to repeat, so a database restart only delays the run.
   const store: CoefficientStore = {
-    get: (batch, layer) => durable(() => pgStore.get(batch, layer)),
-    put: (batch, layer, c, damping) =>
-      durable(() => pgStore.put(batch, layer, c, damping)),
+    get: (batch, layer, epoch) =>
+      durable(() => pgStore.get(batch, layer, epoch)),
+    put: (batch, layer, entry, damping) =>
+      durable(() => pgStore.put(batch, layer, entry, damping)),
     flush: () => durable(() => pgStore.flush()),
   };
   return await train(spec, data, {

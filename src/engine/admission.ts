@@ -27,6 +27,15 @@ import { formatBytes } from "./units.ts";
 
 export type { DatasetInfo } from "./cost.ts";
 
+/**
+ * Dataset facts for admission: the estimate's, and for token sequences the
+ * vocabulary the model's embeddings must cover.
+ */
+export interface DatasetFacts extends DatasetInfo {
+  /** Token-sequence data: every id lies in `[0, vocabulary)`, when known. */
+  vocabulary?: number;
+}
+
 /** Known sizes of a named IDX dataset. */
 export interface NamedDatasetFacts {
   train: number;
@@ -103,7 +112,7 @@ export function uploadedDatasetInfo(row: UploadedDatasetFacts): DatasetInfo {
 }
 
 /** Exact dataset facts of data already in memory (the CLI's csv and idx files). */
-export function datasetInfoOf(data: Dataset): DatasetInfo {
+export function datasetInfoOf(data: Dataset): DatasetFacts {
   const trainSamples = data.y.length;
   const testSamples = data.test?.y.length ?? 0;
   const seq = data.sequences;
@@ -112,6 +121,7 @@ export function datasetInfoOf(data: Dataset): DatasetInfo {
     trainSamples,
     testSamples,
     classes: data.classes,
+    vocabulary: seq?.vocabulary.tokens.length,
     loaderBytes: seq
       ? sequenceRowBytes(trainSamples + testSamples, seq.length)
       : 0,
@@ -124,7 +134,7 @@ export function datasetInfoOf(data: Dataset): DatasetInfo {
  */
 export function datasetInfoFromSpec(
   spec: DatasetSpec,
-): DatasetInfo | undefined {
+): DatasetFacts | undefined {
   if ("id" in spec || "format" in spec) return undefined;
   if (spec.name === "synthetic-translation") {
     return {
@@ -132,6 +142,7 @@ export function datasetInfoFromSpec(
       trainSamples: spec.pairs,
       testSamples: spec.test_pairs,
       classes: TRANSLATION_VOCABULARY_SIZE,
+      vocabulary: TRANSLATION_VOCABULARY_SIZE,
       inputsInUnitInterval: false,
       loaderBytes: translationBytes(spec).generator +
         sequenceRowBytes(spec.pairs + spec.test_pairs, TRANSLATION_LENGTH),
@@ -164,14 +175,14 @@ export function datasetInfoFromSpec(
 /** A job judged runnable, with its shapes and cost. */
 export interface Assessment {
   shapes: ModelShapes;
-  dataset: DatasetInfo;
+  dataset: DatasetFacts;
   estimate: JobCostEstimate;
 }
 
 function requireDatasetInfo(
   spec: JobSpec,
-  dataset: DatasetInfo | undefined,
-): DatasetInfo {
+  dataset: DatasetFacts | undefined,
+): DatasetFacts {
   const info = dataset ?? datasetInfoFromSpec(spec.dataset);
   if (!info) {
     throw new EngineError(
@@ -188,7 +199,10 @@ function requireDatasetInfo(
  * cost. `dataset` defaults to what the spec determines (synthetic, named).
  * @throws {EngineError} `invalid_spec` with `path` naming the field at fault.
  */
-export function assessJob(spec: JobSpec, dataset?: DatasetInfo): Assessment {
+export function assessJob(
+  spec: JobSpec,
+  dataset?: DatasetFacts,
+): Assessment {
   const shapes = inferModelShapes(spec.model);
   const info = requireDatasetInfo(spec, dataset);
   const autoencoder = spec.target === "input";
@@ -256,7 +270,7 @@ function tooLargeMessage(estimate: JobCostEstimate, limit: number): string {
 export function checkJobFits(
   spec: JobSpec,
   limitBytes: number,
-  dataset?: DatasetInfo,
+  dataset?: DatasetFacts,
 ): JobCostEstimate {
   const { estimate } = assessJob(spec, dataset);
   if (estimate.bytes.total_bytes > limitBytes) {

@@ -12,7 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { JobSpec, TargetKind } from "./spec.ts";
 import { type Dataset, EngineError, type SequenceData } from "./types.ts";
 import { deriveSeed, Rng, SEED_STREAM } from "./rng.ts";
-import { checkDataFitsModel, specError } from "./shapes.ts";
+import { checkDataFitsModel, inferModelShapes, specError } from "./shapes.ts";
 
 /**
  * One split on the host: inputs in model order and targets, `targetWidth`
@@ -134,7 +134,18 @@ function splitSequences(
       `token sequences need loss "sequence_cross_entropy", got ${spec.loss}`,
     );
   }
-  checkDataFitsModel({ inputShape, outputUnits }, data);
+  // The embeddings' tables come from the spec: the caller passes only the
+  // input and output shapes, and planning allocates nothing.
+  const { tokenTables } = inferModelShapes(spec.model);
+  checkDataFitsModel(
+    { inputShape, outputUnits, tokenTables },
+    {
+      sampleShape: data.sampleShape,
+      classes: data.classes,
+      vocabulary: sequences.vocabulary.tokens.length,
+    },
+    spec.model.layers.length - 1,
+  );
   const length = sequences.length;
   const n = sequences.tokens.length / length;
   const { perm, trainCount } = splitOrder(n, spec);

@@ -1,24 +1,35 @@
 /** The default coefficient store: a Map, for the CLI and tests. */
-import type { CoefficientStore } from "./types.ts";
+import type { CoefficientEntry, CoefficientStore } from "./types.ts";
 
-/** Keeps coefficients in memory; `flush` has nothing to do. */
+/** Keeps every entry in memory, per (batch, layer) in epoch order; `flush` has nothing to do. */
 export class MemoryCoefficientStore implements CoefficientStore {
   readonly entries = new Map<
     string,
-    { coefficients: Float32Array; damping: number }
+    (CoefficientEntry & { damping: number })[]
   >();
 
-  get(batch: number, layer: number): Promise<Float32Array | undefined> {
-    return Promise.resolve(this.entries.get(`${batch}:${layer}`)?.coefficients);
+  get(
+    batch: number,
+    layer: number,
+    epoch: number,
+  ): Promise<CoefficientEntry | undefined> {
+    const history = this.entries.get(`${batch}:${layer}`) ?? [];
+    return Promise.resolve(history.findLast((e) => e.epoch < epoch));
   }
 
   put(
     batch: number,
     layer: number,
-    coefficients: Float32Array,
+    entry: CoefficientEntry,
     damping: number,
   ): Promise<void> {
-    this.entries.set(`${batch}:${layer}`, { coefficients, damping });
+    const key = `${batch}:${layer}`;
+    const kept = (this.entries.get(key) ?? []).filter((e) =>
+      e.epoch !== entry.epoch
+    );
+    kept.push({ ...entry, damping });
+    kept.sort((a, b) => a.epoch - b.epoch);
+    this.entries.set(key, kept);
     return Promise.resolve();
   }
 

@@ -8,7 +8,8 @@
  *   statistics, float32 on the backend.
  * - `optimizer_state`: what lives for the whole run besides the weights:
  *   momentum slots (sgd, ngd, fngd, kfac when momentum > 0), Adam's two
- *   moments, K-FAC's factors A and G and their inverses, and fngd's cached
+ *   moments, K-FAC's factors A and G and their inverses, Shampoo's L and R
+ *   and their roots, Eva's two vectors per layer, and fngd's cached
  *   coefficients (M floats per (batch, layer), kept on the backend and again
  *   in the coefficient store). `ngd` re-solves every step and keeps none.
  * - `activations`: one training step at the batch size, inside its one
@@ -25,7 +26,9 @@
  *   intermediates on the backend, its float32 host copy, and the float64
  *   system and Cholesky factor in JS. kfac: the per-batch factors and their
  *   running averages on the backend, and at an inverse refresh the host
- *   copies and float64 Cholesky and inverse of every factor.
+ *   copies and float64 Cholesky and inverse of every factor. shampoo and
+ *   eva: shampoo_eva_cost.ts (statistics, direction temporaries, and
+ *   Shampoo's float64 eigendecompositions at a root refresh).
  * - `dataset`: the host arrays: whatever the loader holds (raw file bytes,
  *   the synthetic generator's basis), the float32 samples and labels, the
  *   shuffled train/validation copies the trainer makes, and one-hot labels.
@@ -50,9 +53,18 @@ import {
 } from "./layers/linear_cost.ts";
 import type { OptimizerSpec } from "./spec.ts";
 import type { ModelShapes } from "./shapes.ts";
+import {
+  preconditionerCurvatureBytes,
+  preconditionerCurvatureFlops,
+  preconditionerStateFloats,
+} from "./shampoo_eva_cost.ts";
 
-/** Rows per forward pass in evaluation; evaluate.ts reads it from here. */
-export const EVAL_CHUNK_ROWS = 1024;
+/**
+ * Rows per forward pass in evaluation; evaluate.ts reads it from here. At
+ * 1024 rows the ResNet example's evaluation held 2.1 GiB of activations, more
+ * than its training step; 512 halves that at no measurable cost in speed.
+ */
+export const EVAL_CHUNK_ROWS = 512;
 
 /**
  * Positions per evaluation forward pass of a sequence model: a chunk of
@@ -107,7 +119,8 @@ export interface MemoryEstimate {
 /**
  * FLOPs of one training step (a multiply-add counts 2). For fngd this is a
  * step of an inversion epoch, the expensive kind; inverse-free steps have no
- * `curvature` term. For kfac, inverse refreshes are amortised over `inv_every`.
+ * `curvature` term. For kfac, inverse refreshes are amortised over `inv_every`,
+ * for shampoo root refreshes over `update_every`.
  */
 export interface FlopEstimate {
   total: number;
@@ -203,7 +216,7 @@ function curvatureBytes(
     // At a refresh every factor is concatenated on the backend and copied to the host.
     return step * F32 + 2 * factors * F32 + inverses;
   }
-  return 0;
+  return preconditionerCurvatureBytes(optimizer, sites, m);
 }
 
 function curvatureFlops(
@@ -229,7 +242,7 @@ function curvatureFlops(
       flops += ((diagonalA ? a : a ** 3) + g ** 3) / optimizer.inv_every;
     }
   }
-  return flops;
+  return flops + preconditionerCurvatureFlops(optimizer, shapes.trainable, m);
 }
 
 /**
@@ -255,13 +268,13 @@ export function estimateJobCost(
   // Running statistics: saved and exported like weights, never updated by a rule.
   const frozen = layers.reduce((n, l) => n + (l.stateFloats ?? 0), 0);
   const slots = slotsPerParam(optimizer) * params;
-  // K-FAC's A, G, A^-1 and G^-1 of every site.
-  const kfacFactors = optimizer.name === "kfac"
+  // K-FAC's A, G, A^-1 and G^-1 of every site; Shampoo's and Eva's state.
+  const factorState = optimizer.name === "kfac"
     ? sites.reduce((n, s) => {
       const { g } = kfacSizes(s);
       return n + 2 * (kfacAFloats(s) + g * g);
     }, 0)
-    : 0;
+    : preconditionerStateFloats(optimizer, sites);
   // fngd's M c columns: one float per training row and site on the backend,
   // and the same again in the coefficient store.
   const coefficients = optimizer.name === "fngd"
@@ -290,12 +303,12 @@ export function estimateJobCost(
 
   const bytes = {
     parameters: (params + frozen) * F32,
-    optimizer_state: (slots + kfacFactors + coefficients) * F32,
+    optimizer_state: (slots + factorState + coefficients) * F32,
     activations: Math.max(trainStep, evalStep) * F32,
     curvature: curvatureBytes(shapes, optimizer, m),
     dataset,
     // Weights and checkpointed slots read to the host, then encoded to bytes.
-    checkpoint: 2 * (params + frozen + slots + kfacFactors) * F32,
+    checkpoint: 2 * (params + frozen + slots + factorState) * F32,
   };
   const total_bytes = bytes.parameters + bytes.optimizer_state +
     bytes.activations + bytes.curvature + bytes.dataset + bytes.checkpoint;

@@ -141,3 +141,125 @@ export function frobeniusNorm(a: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) s += a[i] * a[i];
   return Math.sqrt(s);
 }
+
+/** Eigenvalues and unit eigenvectors of a symmetric matrix: row k of `vectors` belongs to `values[k]`. */
+export interface SymmetricEigen {
+  values: Float64Array;
+  /** n x n row-major, one eigenvector per row. */
+  vectors: Float64Array;
+}
+
+/**
+ * Eigendecomposition of the symmetric n x n row-major matrix `a` (not
+ * modified) by cyclic Jacobi rotations, until the off-diagonal mass is at
+ * rounding level. Jacobi is short and stable, and its eigenvectors come
+ * out orthonormal to rounding, which matters for the small eigenvalues
+ * that inverse roots amplify. A sweep costs about 6 n^3 and convergence
+ * takes 6 to 10 sweeps: 0.25 s at n = 257, 10 s at n = 785 (measured), so
+ * it suits factors up to a few hundred wide.
+ * @throws {Error} when `a` holds a non-finite value.
+ */
+export function symmetricEigen(
+  a: Float64Array,
+  n: number,
+  maxSweeps = 60,
+): SymmetricEigen {
+  const m = new Float64Array(n * n);
+  let norm2 = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const v = 0.5 * (a[i * n + j] + a[j * n + i]);
+      if (!Number.isFinite(v)) {
+        throw new Error(`symmetricEigen: non-finite entry at (${i}, ${j})`);
+      }
+      m[i * n + j] = v;
+      norm2 += v * v;
+    }
+  }
+  const w = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) w[i * n + i] = 1;
+  // Converged once the off-diagonal mass is at rounding level of the whole.
+  const tol = norm2 * 1e-30;
+  for (let sweep = 0; sweep < maxSweeps; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) off += m[p * n + q] ** 2;
+    }
+    if (off <= tol) break;
+    for (let p = 0; p < n - 1; p++) {
+      for (let q = p + 1; q < n; q++) rotate(m, w, n, p, q);
+    }
+  }
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = m[i * n + i];
+  return { values, vectors: w };
+}
+
+/** One Jacobi rotation zeroing `m[p][q]`; `w`'s rows p and q rotate with it. */
+function rotate(
+  m: Float64Array,
+  w: Float64Array,
+  n: number,
+  p: number,
+  q: number,
+): void {
+  const apq = m[p * n + q];
+  if (apq === 0) return;
+  const app = m[p * n + p];
+  const aqq = m[q * n + q];
+  const theta = (aqq - app) / (2 * apq);
+  // The smaller root of t^2 + 2 t theta - 1 = 0 keeps the rotation below 45 degrees.
+  const t = (theta >= 0 ? 1 : -1) /
+    (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+  const c = 1 / Math.sqrt(t * t + 1);
+  const s = t * c;
+  const rp = p * n;
+  const rq = q * n;
+  for (let k = 0; k < n; k++) {
+    const mp = m[rp + k];
+    const mq = m[rq + k];
+    const np = c * mp - s * mq;
+    const nq = s * mp + c * mq;
+    m[rp + k] = np;
+    m[rq + k] = nq;
+    m[k * n + p] = np;
+    m[k * n + q] = nq;
+    const wp = w[rp + k];
+    const wq = w[rq + k];
+    w[rp + k] = c * wp - s * wq;
+    w[rq + k] = s * wp + c * wq;
+  }
+  m[rp + p] = app - t * apq;
+  m[rq + q] = aqq + t * apq;
+  m[rp + q] = 0;
+  m[rq + p] = 0;
+}
+
+/**
+ * `(a + eps I)^(-1/p)` of a symmetric positive semi-definite matrix, by
+ * eigendecomposition: eigenvalues are clamped at 0 first, so rounding
+ * cannot make `lambda + eps` small or negative.
+ */
+export function inverseRoot(
+  a: Float64Array,
+  n: number,
+  p: number,
+  eps: number,
+): Float64Array {
+  const { values, vectors } = symmetricEigen(a, n);
+  // u[i][k] = v_k[i] * sqrt(d_k), so the root is U U^T: contiguous row dots.
+  const u = new Float64Array(n * n);
+  for (let k = 0; k < n; k++) {
+    const s = Math.sqrt((Math.max(values[k], 0) + eps) ** (-1 / p));
+    for (let i = 0; i < n; i++) u[i * n + k] = vectors[k * n + i] * s;
+  }
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      const v = dot(u, i * n, j * n, n);
+      out[i * n + j] = v;
+      out[j * n + i] = v;
+    }
+  }
+  return out;
+}

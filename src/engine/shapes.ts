@@ -28,6 +28,14 @@ export interface ModelShapes {
   outputUnits: number;
   /** Logits per sample in all: `outputUnits`, times T for sequences. */
   outputSize: number;
+  /** Every embedding's table, which the token ids index. */
+  tokenTables: TokenTable[];
+}
+
+/** An embedding's table: the JSON path of its `vocab` and its rows. */
+export interface TokenTable {
+  path: SpecPath;
+  vocab: number;
 }
 
 /** `["model", "layers", 3, "units"]` -> `model.layers[3].units`. */
@@ -76,6 +84,7 @@ function planSequence(
   specs: readonly LayerSpec[],
   at: SequenceAt,
   sites: PlannedSite[],
+  tables: TokenTable[],
 ): { layers: PlannedLayer[]; output: number[] } {
   let input = [...at.input];
   let inputGradient = at.inputGradient;
@@ -91,6 +100,9 @@ function planSequence(
     const top = at.top ?? index;
     const before = sites.length;
     const layerInput = input;
+    if (l.type === "embedding") {
+      tables.push({ path: [...path, "vocab"], vocab: l.vocab });
+    }
     const fields = plannerOf(l.type).plan(l, {
       index,
       name,
@@ -109,13 +121,18 @@ function planSequence(
       fail: (message, field) =>
         specError(field === undefined ? path : [...path, field], message),
       sequence: (nested, field) =>
-        planSequence(nested, {
-          path: [...path, field],
-          prefix: `${name}/${field === "layers" ? "" : `${field}/`}`,
-          top,
-          input: layerInput,
-          inputGradient,
-        }, sites),
+        planSequence(
+          nested,
+          {
+            path: [...path, field],
+            prefix: `${name}/${field === "layers" ? "" : `${field}/`}`,
+            top,
+            input: layerInput,
+            inputGradient,
+          },
+          sites,
+          tables,
+        ),
     });
     layers.push({ ...fields, index, input: [...layerInput], inputGradient });
     inputGradient ||= sites.length > before;
@@ -138,12 +155,18 @@ function planSequence(
  */
 export function inferModelShapes(spec: ModelSpec): ModelShapes {
   const sites: PlannedSite[] = [];
-  const { layers, output } = planSequence(spec.layers, {
-    path: ["model", "layers"],
-    prefix: "",
-    input: spec.input_shape,
-    inputGradient: false,
-  }, sites);
+  const tokenTables: TokenTable[] = [];
+  const { layers, output } = planSequence(
+    spec.layers,
+    {
+      path: ["model", "layers"],
+      prefix: "",
+      input: spec.input_shape,
+      inputGradient: false,
+    },
+    sites,
+    tokenTables,
+  );
   const last = spec.layers.length - 1;
   if (!plannerOf(spec.layers[last].type).logits) {
     throw specError(
@@ -160,6 +183,7 @@ export function inferModelShapes(spec: ModelSpec): ModelShapes {
     // The last axis: classes, or the vocabulary of a sequence model's (T, vocab).
     outputUnits: output[output.length - 1],
     outputSize: product(output),
+    tokenTables,
   };
 }
 
@@ -169,16 +193,26 @@ export interface SampleFacts {
   sampleShape: readonly number[];
   /** Number of classes, when known before loading (not for uploads). */
   classes?: number;
+  /**
+   * Token-sequence data: the vocabulary size, every id in `[0, vocabulary)`,
+   * when known (not for uploads before loading).
+   */
+  vocabulary?: number;
 }
 
 /**
- * Checks that samples fit the model's input and that the logits cover every
- * class; the trainer runs the same check on the loaded data.
- * @throws {EngineError} `invalid_spec` naming `model.input_shape` or the last
- * layer's `units`.
+ * Checks that samples fit the model's input, that every embedding table has
+ * a row for each token id, and that the logits cover every class; the
+ * trainer runs the same check on the loaded data.
+ * @throws {EngineError} `invalid_spec` naming `model.input_shape`, an
+ * embedding's `vocab`, or the last layer's `units`.
  */
 export function checkDataFitsModel(
-  model: { inputShape: readonly number[]; outputUnits: number },
+  model: {
+    inputShape: readonly number[];
+    outputUnits: number;
+    tokenTables?: readonly TokenTable[];
+  },
   data: SampleFacts,
   lastLayer?: number,
 ): void {
@@ -190,6 +224,20 @@ export function checkDataFitsModel(
       `model.input_shape [${model.inputShape}] has ${width} values but dataset samples have shape [${data.sampleShape}] (${sampleWidth} values)`,
       { path: ["model", "input_shape"] },
     );
+  }
+  const vocabulary = data.vocabulary;
+  if (vocabulary !== undefined) {
+    // Checked here, before the classes: a table too small otherwise fails in
+    // tf.gather at the first batch, with nothing that names the layer.
+    const small = model.tokenTables?.find((t) => t.vocab < vocabulary);
+    if (small) {
+      throw specError(
+        small.path,
+        `the embedding table has ${small.vocab} rows but the dataset's vocabulary has ${vocabulary} tokens (ids 0 to ${
+          vocabulary - 1
+        }); set vocab to at least ${vocabulary}`,
+      );
+    }
   }
   if (data.classes !== undefined && data.classes > model.outputUnits) {
     throw new EngineError(

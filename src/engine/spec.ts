@@ -25,7 +25,15 @@ export {
 /** Any layer, discriminated by `type`: the union of the kinds' specs (layers/plans.ts). */
 export { LayerSpec } from "./layers/plans.ts";
 /** Optimizer names the engine implements. */
-export const OPTIMIZER_NAMES = ["sgd", "adamw", "ngd", "fngd", "kfac"] as const;
+export const OPTIMIZER_NAMES = [
+  "sgd",
+  "adamw",
+  "ngd",
+  "fngd",
+  "kfac",
+  "shampoo",
+  "eva",
+] as const;
 
 /** A sequential classifier; the last layer's outputs are logits. */
 export const ModelSpec = z.strictObject({
@@ -78,6 +86,15 @@ export const FngdSpec = z.strictObject({
   refresh_every: z.int().min(1).max(1000).optional().describe(
     "recompute coefficients every k epochs; default never (as in the paper)",
   ),
+  refresh: z.enum(["never", "auto"]).default("never").describe(
+    "auto: in inverse-free epochs, re-solve a (batch, layer) whose Gram diagonal has drifted by more than refresh_threshold since it was solved",
+  ),
+  refresh_threshold: z.number().positive().max(1).default(0.1).describe(
+    "drift that triggers an auto refresh: the total-variation distance between the per-sample Gram-diagonal distributions now and when solved, in (0, 1]",
+  ),
+  staleness_samples: z.int().min(0).max(64).default(2).describe(
+    "batches per inverse-free epoch re-solved for measurement only (the staleness event); 0 turns the probes off",
+  ),
 });
 
 /** K-FAC with running-average Kronecker factors. */
@@ -91,6 +108,46 @@ export const KfacSpec = z.strictObject({
   inv_every: z.int().min(1).max(10000).default(20),
 });
 
+/** Shampoo: per-layer `L^-1/4 G R^-1/4` from running Kronecker statistics. */
+export const ShampooSpec = z.strictObject({
+  name: z.literal("shampoo"),
+  lr: z.number().positive().max(100).default(0.1),
+  momentum: z.number().min(0).max(0.999).default(0.9),
+  weight_decay: weightDecay,
+  epsilon: z.number().positive().max(1e6).default(1e-4).describe(
+    "damping added to L and R (after clamping their eigenvalues at 0) before the inverse 4th roots",
+  ),
+  update_every: z.int().min(1).max(10000).default(20).describe(
+    "recompute the inverse roots every k steps; the statistics update every step",
+  ),
+  beta: z.number().min(0).max(1).default(0.95).describe(
+    "running-average decay of L and R: L <- beta L + (1 - beta) G G^T; 1 sums them instead, as in the Shampoo paper",
+  ),
+  graft: z.enum(["sgd", "none"]).default("sgd").describe(
+    "sgd: rescale each layer's direction to its mean gradient's norm, so lr keeps SGD's meaning; none: the raw direction",
+  ),
+});
+
+/** Eva: K-FAC with Kronecker vectors and Sherman-Morrison inverses. */
+export const EvaSpec = z.strictObject({
+  name: z.literal("eva"),
+  lr: z.number().positive().max(100).default(0.1),
+  momentum: z.number().min(0).max(0.999).default(0.9),
+  weight_decay: weightDecay,
+  damping: z.number().positive().max(1e6).default(0.03).describe(
+    "gamma in (k k^T + gamma I)^-1, k = abar kron ebar the Kronecker vectors (or in each factor, see damping_form)",
+  ),
+  factor_decay: z.number().min(0).max(0.9999).default(0.95).describe(
+    "running-average decay of the Kronecker vectors (weight of the old average)",
+  ),
+  kl_clip: z.number().min(0).max(1e6).default(0.001).describe(
+    "scale updates by min(1, sqrt(kl_clip / (lr^2 <P, G>))), as the Eva paper; 0 turns it off",
+  ),
+  damping_form: z.enum(["kronecker", "factors"]).default("kronecker").describe(
+    "kronecker: damp the rank-one Kronecker product as a whole (the paper); factors: damp each vector's factor, (a a^T + gamma I)^-1 G (g g^T + gamma I)^-1",
+  ),
+});
+
 /** Any optimizer, discriminated by `name`. */
 export const OptimizerSpec = z.discriminatedUnion("name", [
   SgdSpec,
@@ -98,6 +155,8 @@ export const OptimizerSpec = z.discriminatedUnion("name", [
   NgdSpec,
   FngdSpec,
   KfacSpec,
+  ShampooSpec,
+  EvaSpec,
 ]);
 
 /**

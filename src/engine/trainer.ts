@@ -81,6 +81,15 @@ export async function train(
   }
 }
 
+/** The optimizer counters the run adds up step by step. */
+const CURVATURE_COUNTERS = [
+  "gram_computations",
+  "solves",
+  "jitter_retries",
+  "refreshes",
+  "staleness_probes",
+] as const;
+
 class TrainingRun {
   readonly model: SequentialModel;
   readonly optimizer: Optimizer;
@@ -91,6 +100,8 @@ class TrainingRun {
     gram_computations: 0,
     solves: 0,
     jitter_retries: 0,
+    refreshes: 0,
+    staleness_probes: 0,
   };
   readonly seconds: Partial<Record<Phase, number>> = {};
   readonly now: () => number;
@@ -170,6 +181,8 @@ class TrainingRun {
       if (summary) {
         await this.emit({ type: "coefficients", data: { layers: summary } });
       }
+      const staleness = this.optimizer.stalenessSummary(epoch);
+      if (staleness) await this.emit({ type: "staleness", data: staleness });
       await this.optimizer.flush();
       if (this.options.onCheckpoint) {
         await this.options.onCheckpoint(this.#checkpoint(epoch));
@@ -310,11 +323,9 @@ class TrainingRun {
       const loss = this.#step(epoch, batch);
       await this.optimizer.afterStep();
       this.counters.steps += 1;
-      this.counters.gram_computations +=
-        this.optimizer.counters.gram_computations - before.gram_computations;
-      this.counters.solves += this.optimizer.counters.solves - before.solves;
-      this.counters.jitter_retries += this.optimizer.counters.jitter_retries -
-        before.jitter_retries;
+      for (const k of CURVATURE_COUNTERS) {
+        this.counters[k] += this.optimizer.counters[k] - before[k];
+      }
       for (const e of this.optimizer.drainEvents()) await this.emit(e);
       if (!Number.isFinite(loss)) {
         throw new EngineError(
@@ -386,12 +397,19 @@ class TrainingRun {
         const ctx: StepContext = {
           epoch,
           batch,
+          batches: this.plan.count,
           m,
           captures,
           outGrads,
           plainGrads: grads.slice(sites),
           readHost: (tensors) => {
-            if (read) throw new Error("readHost may be called once per step");
+            if (read) {
+              if (tensors.length === 0) return [];
+              const flat = tf.concat(tensors.map((t) => tf.reshape(t, [-1])));
+              const all = flat.dataSync() as Float32Array;
+              let at = 0;
+              return tensors.map((t) => all.subarray(at, at += t.size));
+            }
             read = true;
             // One transfer for the loss and everything the optimizer needs.
             const flat = tf.concat([

@@ -3,8 +3,9 @@
  * each prompt `BEGIN source SEP` is continued with the argmax token, one
  * position at a time, until END or the row length. Prompts are decoded
  * together in chunks (one forward pass per position for a whole chunk), in
- * eval mode. Causal attention makes the padding after a row's last token
- * irrelevant to the logits that pick its next token.
+ * eval mode, on the rows cut to the longest unfinished one. Causal attention
+ * makes the padding after a row's last token irrelevant to the logits that
+ * pick its next token.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { SequentialModel } from "./model.ts";
@@ -49,15 +50,25 @@ export function greedyDecode(
       active[i] = p.length > 0 && p.length < length ? 1 : 0;
     }
     while (active.some((a) => a === 1)) {
+      // Causal attention: positions past the longest active row change no
+      // logit we read, so each pass runs on the rows cut to that width.
+      let width = 0;
+      for (let i = 0; i < size; i++) {
+        if (active[i]) width = Math.max(width, used[i]);
+      }
       const next = tf.tidy(() => {
-        const x = tf.tensor2d(ids, [size, length], "int32");
+        const x = tf.slice(
+          tf.tensor2d(ids, [size, length], "int32"),
+          [0, 0],
+          [size, width],
+        );
         return tf.argMax(model.forward(x), 2);
       });
       const argmax = next.dataSync() as Int32Array;
       next.dispose();
       for (let i = 0; i < size; i++) {
         if (!active[i]) continue;
-        const token = argmax[i * length + used[i] - 1];
+        const token = argmax[i * width + used[i] - 1];
         if (token === END_ID) {
           active[i] = 0;
           continue;

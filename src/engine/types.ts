@@ -100,15 +100,42 @@ export interface SequenceData {
 /** Training phase: FNGD's epoch 1 is `inversion`, later epochs `inverse_free`; others `train`. */
 export type Phase = "inversion" | "inverse_free" | "train";
 
-/** Per-(batch, layer) FNGD coefficient cache. The worker backs it with Postgres. */
+/** One (batch, layer)'s FNGD coefficients and what they were solved from. */
+export interface CoefficientEntry {
+  coefficients: Float32Array;
+  /** The epoch whose step solved them (1 for epoch one's inversion). */
+  epoch: number;
+  /**
+   * The staleness reference: per sample, the Gram-diagonal proxy of the
+   * batch when it was solved (see SiteMath.gramDiagonal), M values.
+   */
+  diagonal: Float32Array;
+}
+
+/**
+ * Per-(batch, layer) FNGD coefficient cache, with history: a refresh adds an
+ * entry for a later epoch beside the earlier ones. The worker backs it with
+ * Postgres.
+ */
 export interface CoefficientStore {
-  /** The coefficients of one batch and layer, or undefined when not cached. */
-  get(batch: number, layer: number): Promise<Float32Array | undefined>;
-  /** Records coefficients; `damping` is the lambda actually used. */
+  /**
+   * The latest entry of (batch, layer) solved in an epoch before `epoch`
+   * (so that an epoch re-run after a resume reads what the first run read),
+   * or undefined when none is cached.
+   */
+  get(
+    batch: number,
+    layer: number,
+    epoch: number,
+  ): Promise<CoefficientEntry | undefined>;
+  /**
+   * Records an entry; `damping` is the lambda actually used. Re-putting the
+   * same (batch, layer, epoch) replaces it (a retry, or an epoch re-run).
+   */
   put(
     batch: number,
     layer: number,
-    coefficients: Float32Array,
+    entry: CoefficientEntry,
     damping: number,
   ): Promise<void>;
   /** Makes every earlier `put` durable; called before each checkpoint. */
@@ -124,9 +151,14 @@ export interface NamedArray {
 /** Counters that prove the inverse-free property. */
 export interface Counters {
   steps: number;
+  /** Gram matrices and solves whose coefficients step the weights (epoch one, refreshes, ngd). */
   gram_computations: number;
   solves: number;
   jitter_retries: number;
+  /** fngd: (batch, layer) pairs re-solved by `refresh: "auto"` after epoch one (also counted in solves). */
+  refreshes: number;
+  /** fngd: (batch, layer) pairs re-solved for measurement only (the staleness event; not in solves). */
+  staleness_probes: number;
 }
 
 /** Everything needed to continue training after `epoch` as if never stopped. */
@@ -192,6 +224,34 @@ export interface CoefficientLayerSummary {
 }
 
 /**
+ * How stale fngd's reused coefficients were in one layer during an
+ * inverse-free epoch. `probes` (batch, layer) pairs were re-solved for
+ * measurement: `cosine` compares the direction from the reused coefficients
+ * with the fresh one; `diagonal_change` is the relative change
+ * `||d - d0|| / ||d0||` of the per-sample Gram-diagonal proxy `d` since it was
+ * solved (`d0`). `signal` is `refresh: "auto"`'s drift statistic over the
+ * pairs it checked (every step with auto, else the probes); `refreshes` the
+ * pairs auto re-solved.
+ */
+export interface StalenessLayer {
+  layer: number;
+  probes: number;
+  cosine_mean: number | null;
+  cosine_min: number | null;
+  diagonal_change_mean: number | null;
+  checked: number;
+  signal_mean: number | null;
+  signal_max: number | null;
+  refreshes: number;
+}
+
+/** The `data` of a `staleness` event: one inverse-free epoch's layers. */
+export interface StalenessEventData {
+  epoch: number;
+  layers: StalenessLayer[];
+}
+
+/**
  * Metrics after the last epoch. Classification (`target: "labels"`) reports
  * accuracy; autoencoders (`target: "input"`) report reconstruction error
  * instead: the squared error summed over a sample's outputs (the sigmoid
@@ -224,6 +284,7 @@ export type EngineEvent =
   | { type: "step"; data: StepEventData }
   | { type: "epoch"; data: EpochEventData }
   | { type: "coefficients"; data: { layers: CoefficientLayerSummary[] } }
+  | { type: "staleness"; data: StalenessEventData }
   | { type: "checkpoint"; data: { epoch: number } }
   | {
     type: "log";

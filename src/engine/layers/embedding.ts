@@ -30,7 +30,8 @@ export const embedding: LayerKind<typeof EmbeddingLayerSpec, EmbeddingPlan> = {
       forward(x, pass) {
         const m = x.shape[0];
         const ids = tf.reshape(tf.cast(x, "int32"), [-1]) as tf.Tensor1D;
-        const s = tf.reshape(tf.gather(site.kernel, ids), [m, ...site.output]);
+        // [M, T, dim] with T from x: rows may be shorter than planned.
+        const s = tf.reshape(tf.gather(site.kernel, ids), [m, -1, site.units]);
         return probeTable(
           site,
           s,

@@ -24,7 +24,7 @@ import {
   type EmbeddingGramMethod,
 } from "./embedding_plan.ts";
 import { kfacSizes } from "./linear_cost.ts";
-import { scaleBySample } from "./linear_site.ts";
+import { scaleBySample, sumPerSample } from "./linear_site.ts";
 
 /**
  * `sum_r onehot(id_r) e_r^T`, a (vocab, D) gradient, by a scatter-add of the
@@ -73,6 +73,10 @@ export function embeddingGram(
   return tf.mul(matMulT(perSample, perSample, false, true), m2);
 }
 
+/** {@link SiteMath.gramDiagonal} of one-hot rows without a bias: `sum_t ||e_it||^2`. */
+const oneHotDiagonal = (_cap: SiteCapture, e: tf.Tensor2D, m: number) =>
+  sumPerSample(tf.sum(tf.square(e), 1), m);
+
 /** K-FAC's `G = sum_rows (M e)(M e)^T / M`, as for linear sites. */
 const kfacG = (e: tf.Tensor2D, m: number) =>
   tf.mul(matMulT(e, e, true, false), m) as tf.Tensor2D;
@@ -95,6 +99,7 @@ export function tokenSiteMath(vocab: number): SiteMath {
       kernel: scatterRows(cap, scaleBySample(e, scaled), vocab),
     }),
     gram: (cap, e, m) => embeddingGram(cap, e, m, vocab),
+    gramDiagonal: oneHotDiagonal,
     kfacSizes,
     /**
      * `A = E[a a^T]` averaged over every position of the batch (the
@@ -138,6 +143,7 @@ export function positionSiteMath(maxLength: number): SiteMath {
       const flat = tf.reshape(e, [m, -1]);
       return tf.mul(matMulT(flat, flat, false, true), m * m);
     },
+    gramDiagonal: oneHotDiagonal,
     kfacSizes,
     /** `A` averaged over positions: `1/T` on the first T diagonal entries, as a (1, max_length) row. */
     kfacFactors: (cap, e, m) => {

@@ -209,6 +209,13 @@ export interface SiteMath {
   /** The per-sample Gram matrix `K = U^T U` (M x M), bias included. */
   gram(cap: SiteCapture, e: tf.Tensor2D, m: number): tf.Tensor2D;
   /**
+   * A per-sample proxy of K's diagonal, (M,), from row norms only:
+   * `sum_t (||a_it||^2 + 1) ||e_it||^2` (no `+ 1` without a bias; `||a||` is
+   * 1 for one-hot rows). Exact for one position, up to the factor M^2; the
+   * `t = s` terms of `||g_i||^2` otherwise. Cheap enough for every step.
+   */
+  gramDiagonal(cap: SiteCapture, e: tf.Tensor2D, m: number): tf.Tensor1D;
+  /**
    * Widths of K-FAC's input factor A and output factor G; `diagonalA` when
    * A is diagonal (one-hot rows) and kept as its (1, a) diagonal.
    */

@@ -73,24 +73,30 @@ export function gramFloats(s: SiteShape, m: number): number {
   }
   if (s.oneHot === "tokens") {
     if (chooseEmbeddingGram(m, s.positions, s.fanIn, s.units) === "pairwise") {
-      // E^T, E E^T, the equality mask and its cast, their product; the block sum and scale.
-      return rows * s.units + 4 * rows * rows + 2 * m * m;
+      // E^T, E E^T, the equality mask and its cast, their product (bounded
+      // by 5 (M T)^2: measured 4.3 at M = T = 64); the block sum and scale.
+      return rows * s.units + 5 * rows * rows + 2 * m * m;
     }
-    // The (sample, token) index, the per-sample tables and their transpose, K and its scale.
-    return 3 * rows + 2 * m * s.fanIn * s.units + 2 * m * m;
+    // The (sample, token) index, the per-sample tables, their reshape and
+    // explicit transpose (3 copies, as measured), K and its scale.
+    return 3 * rows + 3 * m * s.fanIn * s.units + 2 * m * m;
   }
   if (s.positions === 1) {
     // A A^T, + 1, E^T, E E^T, the two products.
     return 5 * m * m + s.units * m;
   }
   if (chooseGramMethod(m, s.positions, s.fanIn, s.units) === "pairwise") {
-    // P P^T, + 1, E^T, E E^T, their product: (M T)^2 each; the block sum and scale.
-    return 4 * rows * rows + rows * s.units + 2 * m * m;
+    // P P^T, + 1, E E^T, their product and its reshape: five (M T)^2 live at
+    // the peak (measured at M = T = 64: bench --gram-memory); E^T; the block
+    // sum and scale.
+    return 5 * rows * rows + rows * s.units + 2 * m * m;
   }
-  // Patches transposed per sample, per-sample gradients and their transpose,
-  // bias gradients and theirs, then Kw, Kb, their sum and its scale.
-  return rows * s.fanIn + 2 * m * s.fanIn * s.units + 2 * m * s.units +
-    4 * m * m;
+  // Patches transposed per sample and the batched product's copies of both
+  // operands, per-sample gradients, their reshape and explicit transpose (3
+  // copies at the peak, as measured), bias gradients and theirs, then Kw,
+  // Kb, their sum and its scale.
+  return 2 * rows * s.fanIn + rows * s.units + 3 * m * s.fanIn * s.units +
+    2 * m * s.units + 4 * m * m;
 }
 
 /** FLOPs of one Gram computation over `m` samples (linear_site.ts). */

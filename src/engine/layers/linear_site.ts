@@ -150,11 +150,27 @@ function kfacPrecondition(
   };
 }
 
+/** {@link SiteMath.gramDiagonal} of rows with a bias: `sum_t (||a_it||^2 + 1) ||e_it||^2`. */
+function gramDiagonal(
+  cap: SiteCapture,
+  e: tf.Tensor2D,
+  m: number,
+): tf.Tensor1D {
+  const a2 = tf.add(tf.sum(tf.square(cap.inputs), 1), 1);
+  return sumPerSample(tf.mul(a2, tf.sum(tf.square(e), 1)), m);
+}
+
+/** `(M*T,)` row values summed per sample to `(M,)`. */
+export function sumPerSample(rows: tf.Tensor, m: number): tf.Tensor1D {
+  return tf.sum(tf.reshape(rows, [m, -1]), 1) as tf.Tensor1D;
+}
+
 /** The curvature math of every linear site. */
 export const LINEAR_SITE_MATH: SiteMath = {
   meanGradient,
   weightedGradient,
   gram: (cap, e, m) => gramMatrix(cap, e, m),
+  gramDiagonal,
   kfacSizes,
   kfacFactors,
   kfacPrecondition,
@@ -204,6 +220,14 @@ export function siteVariables(site: WeightSite): [string, tf.Variable][] {
 }
 
 /**
+ * `[M, ...site.output]`, except that a sequence's T follows the rows, which
+ * greedy decoding cuts shorter than planned.
+ */
+function outputShape(site: LinearSite, m: number): number[] {
+  return site.output.length === 2 ? [m, -1, site.units] : [m, ...site.output];
+}
+
+/**
  * The site's pre-activation for `rows` (M*T, fan_in), shaped
  * `[M, ...site.output]`. In training (`pass.probes`) it adds the site's probe,
  * so d loss / d probe is its output gradient, and captures `rows` for the
@@ -221,7 +245,7 @@ export function linearForward(
     ? linearToInput(rows, site.kernel)
     : tf.matMul(rows, site.kernel);
   let s: tf.Tensor = tf.add(product, site.bias);
-  if (site.output.length > 1) s = tf.reshape(s, [m, ...site.output]);
+  if (site.output.length > 1) s = tf.reshape(s, outputShape(site, m));
   if (pass.probes) s = tf.add(s, pass.probes[site.index]);
   if (pass.captures) {
     pass.captures[site.index] = {
@@ -263,7 +287,7 @@ export function denseOutput(
   } else {
     y = activate(tf.add(tf.matMul(rows, site.kernel), site.bias), activation);
   }
-  return x.rank === 2 ? y : tf.reshape(y, [m, ...site.output]);
+  return x.rank === 2 ? y : tf.reshape(y, outputShape(site, m));
 }
 
 /**

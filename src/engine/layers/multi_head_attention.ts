@@ -59,7 +59,7 @@ export const multiHeadAttention: LayerKind<
       createLinearSite(s, ctx, "linear")
     );
     const all = [query, key, value, output];
-    const [length, dim] = plan.output;
+    const dim = plan.output[1];
     const h = plan.heads;
     const dh = dim / h;
     return {
@@ -67,7 +67,8 @@ export const multiHeadAttention: LayerKind<
       plain: [],
       variables: () => all.flatMap(siteVariables),
       forward(x, pass) {
-        const m = x.shape[0];
+        // Rows may be shorter than planned (greedy decoding cuts them).
+        const [m, length] = x.shape;
         const rows = tf.reshape(x, [m * length, dim]) as tf.Tensor2D;
         // (M, T, D) -> (M h, T, d_head)
         const heads = (z: tf.Tensor) =>

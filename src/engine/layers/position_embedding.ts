@@ -23,13 +23,14 @@ export const positionEmbedding: LayerKind<
   build(plan, ctx) {
     const planned = plan.sites[0];
     const site = createTableSite(planned, ctx, positionSiteMath(planned.fanIn));
-    const [length, dim] = plan.output;
+    const dim = plan.output[1];
     return {
       sites: [site],
       plain: [],
       variables: () => siteVariables(site),
       forward(x, pass) {
-        const m = x.shape[0];
+        // Rows may be shorter than planned (greedy decoding cuts them).
+        const [m, length] = x.shape;
         const table = length === planned.fanIn
           ? site.kernel
           : tf.slice(site.kernel, [0, 0], [length, dim]);

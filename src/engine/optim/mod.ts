@@ -10,6 +10,8 @@ import {
 import { AdamwRule, MomentumRule } from "./update_rules.ts";
 import { SmwOptimizer } from "./smw_optimizer.ts";
 import { KfacOptimizer } from "./kfac_optimizer.ts";
+import { ShampooOptimizer } from "./shampoo_optimizer.ts";
+import { EvaOptimizer } from "./eva_optimizer.ts";
 
 export type { Optimizer, StepContext } from "./optimizer.ts";
 
@@ -77,9 +79,13 @@ function preconditioner(
         sites,
         momentumRule(spec, sites),
         spec.damping,
-        spec.name === "ngd"
-          ? { everyStep: true }
-          : { everyStep: false, refreshEvery: spec.refresh_every },
+        spec.name === "ngd" ? { everyStep: true } : {
+          everyStep: false,
+          refreshEvery: spec.refresh_every,
+          auto: spec.refresh === "auto",
+          threshold: spec.refresh_threshold,
+          stalenessSamples: spec.staleness_samples,
+        },
         store,
       );
     case "kfac":
@@ -90,5 +96,19 @@ function preconditioner(
         spec.factor_decay,
         spec.inv_every,
       );
+    case "shampoo":
+      return new ShampooOptimizer(sites, momentumRule(spec, sites), {
+        epsilon: spec.epsilon,
+        updateEvery: spec.update_every,
+        beta: spec.beta,
+        graft: spec.graft,
+      });
+    case "eva":
+      return new EvaOptimizer(sites, momentumRule(spec, sites), {
+        damping: spec.damping,
+        factorDecay: spec.factor_decay,
+        klClip: spec.kl_clip,
+        dampingForm: spec.damping_form,
+      });
   }
 }

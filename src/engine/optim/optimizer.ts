@@ -15,6 +15,7 @@ import type {
   Counters,
   EngineEvent,
   Phase,
+  StalenessEventData,
 } from "../types.ts";
 import type { UpdateRule } from "./update_rules.ts";
 
@@ -22,6 +23,8 @@ import type { UpdateRule } from "./update_rules.ts";
 export interface StepContext {
   epoch: number;
   batch: number;
+  /** Batches per epoch. */
+  batches: number;
   /** Samples in this batch. */
   m: number;
   /** Per weight site: its inputs or patches. */
@@ -33,7 +36,11 @@ export interface StepContext {
    * its plain mean-loss gradient, which no optimizer preconditions.
    */
   plainGrads: tf.Tensor[];
-  /** Reads `tensors` to the host together with the loss: at most once per step. */
+  /**
+   * Reads `tensors` to the host, the first call together with the loss.
+   * Each call is a sync point: call it once per step unless a decision needs
+   * what an earlier read returned (fngd's auto refresh).
+   */
   readHost(tensors: tf.Tensor[]): Float32Array[];
 }
 
@@ -56,6 +63,8 @@ export interface Optimizer {
   flush(): Promise<void>;
   /** Summary of the coefficients solved during `epoch`, or undefined when none were. */
   coefficientSummary(epoch: number): CoefficientLayerSummary[] | undefined;
+  /** fngd: how stale the reused coefficients were during `epoch`, or undefined. */
+  stalenessSummary(epoch: number): StalenessEventData | undefined;
   /** Events produced during the last step (jitter incidents). */
   drainEvents(): EngineEvent[];
   readonly counters: CurvatureCounters;
@@ -75,6 +84,8 @@ export abstract class BaseOptimizer implements Optimizer {
     gram_computations: 0,
     solves: 0,
     jitter_retries: 0,
+    refreshes: 0,
+    staleness_probes: 0,
   };
   protected events: EngineEvent[] = [];
   /** Parameters outside any site, updated by the base rule (addPlain). */
@@ -108,6 +119,10 @@ export abstract class BaseOptimizer implements Optimizer {
   }
 
   coefficientSummary(_epoch: number): CoefficientLayerSummary[] | undefined {
+    return undefined;
+  }
+
+  stalenessSummary(_epoch: number): StalenessEventData | undefined {
     return undefined;
   }
 

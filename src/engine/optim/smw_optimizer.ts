@@ -1,7 +1,9 @@
 /**
  * `fngd` and `ngd`: the SMW natural gradient as a weighted sum of per-sample
  * gradients. `ngd` solves for the weights at every step; `fngd` solves in
- * inversion epochs, caches them per (batch, layer), and reuses them after.
+ * inversion epochs, caches them per (batch, layer), and reuses them after,
+ * re-solving a pair early with `refresh: "auto"` when its Gram diagonal has
+ * drifted (staleness.ts), and measuring staleness on a few probe batches.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { SiteGrad, WeightSite } from "../layers/mod.ts";
@@ -10,16 +12,29 @@ import type {
   CoefficientLayerSummary,
   CoefficientStore,
   Phase,
+  StalenessEventData,
 } from "../types.ts";
 import { BaseOptimizer, type StepContext } from "./optimizer.ts";
 import type { UpdateRule } from "./update_rules.ts";
+import {
+  directionCosine,
+  driftSignal,
+  isProbeBatch,
+  relativeChange,
+  StalenessTracker,
+} from "./staleness.ts";
 
-/** When coefficients are (re)computed. */
+/** When coefficients are (re)computed, and what is measured about them. */
 export interface SmwSchedule {
   /** `ngd`: every step. */
   everyStep: boolean;
   /** `fngd`: recompute every k epochs; undefined means epoch 1 only. */
   refreshEvery?: number;
+  /** `fngd`: re-solve a (batch, layer) whose drift signal exceeds `threshold`. */
+  auto?: boolean;
+  threshold?: number;
+  /** `fngd`: probe batches per inverse-free epoch, re-solved for measurement only. */
+  stalenessSamples?: number;
 }
 
 interface LayerStats {
@@ -30,11 +45,24 @@ interface LayerStats {
   max: number;
 }
 
+/** A (batch, layer)'s coefficients on the host and the diagonal they were solved at. */
+interface Solved {
+  c: Float32Array;
+  diagonal: Float32Array;
+}
+
 /** The SMW optimizer shared by `ngd` and `fngd`. */
 export class SmwOptimizer extends BaseOptimizer {
-  #cached: (Float32Array | undefined)[] = [];
-  #solved: { batch: number; layer: number; c: Float32Array; lambda: number }[] =
-    [];
+  /** This step's coefficients per site, when solved or loaded for it. */
+  #fresh: (Float32Array | undefined)[] = [];
+  #toStore: {
+    batch: number;
+    layer: number;
+    epoch: number;
+    c: Float32Array;
+    diagonal: Float32Array;
+    lambda: number;
+  }[] = [];
   #stats = new Map<number, LayerStats[]>();
   #warnedMissing = false;
   /**
@@ -42,6 +70,9 @@ export class SmwOptimizer extends BaseOptimizer {
    * backend, so an inverse-free step uploads nothing and adds one multiply.
    */
   #columns = new Map<string, tf.Tensor2D>();
+  /** fngd only: the host copy of each cached (batch, layer), for drift and probes. */
+  #solved = new Map<string, Solved>();
+  readonly #staleness: StalenessTracker;
 
   constructor(
     sites: WeightSite[],
@@ -51,6 +82,7 @@ export class SmwOptimizer extends BaseOptimizer {
     readonly store: CoefficientStore,
   ) {
     super(sites, rule);
+    this.#staleness = new StalenessTracker(sites.length);
   }
 
   override phase(epoch: number): Phase {
@@ -64,14 +96,19 @@ export class SmwOptimizer extends BaseOptimizer {
   }
 
   override async beforeStep(epoch: number, batch: number): Promise<void> {
-    this.#cached = [];
+    this.#fresh = [];
     if (this.schedule.everyStep || this.#isInversionEpoch(epoch)) return;
     for (const s of this.sites) {
+      const key = `${batch}:${s.index}`;
       // The store is read only for what the backend cache lacks (e.g. after a resume).
-      const onBackend = this.#columns.has(`${batch}:${s.index}`);
-      this.#cached.push(
-        onBackend ? undefined : await this.store.get(batch, s.index),
-      );
+      if (this.#columns.has(key)) continue;
+      const entry = await this.store.get(batch, s.index, epoch);
+      if (!entry) continue;
+      this.#fresh[s.index] = entry.coefficients;
+      this.#solved.set(key, {
+        c: entry.coefficients,
+        diagonal: entry.diagonal,
+      });
     }
   }
 
@@ -93,13 +130,12 @@ export class SmwOptimizer extends BaseOptimizer {
 
   step(ctx: StepContext): void {
     const inverseFree = this.phase(ctx.epoch) === "inverse_free";
-    const need = this.sites.filter((s) =>
-      this.#cached[s.index] === undefined &&
-      !(inverseFree && this.#columns.has(`${ctx.batch}:${s.index}`))
+    const keyOf = (s: WeightSite) => `${ctx.batch}:${s.index}`;
+    const missing = this.sites.filter((s) =>
+      this.#fresh[s.index] === undefined &&
+      !(inverseFree && this.#columns.has(keyOf(s)))
     );
-    if (
-      need.length > 0 && inverseFree && !this.#warnedMissing
-    ) {
+    if (missing.length > 0 && inverseFree && !this.#warnedMissing) {
       // A store that lost rows (e.g. an in-memory store after a restart) costs a re-solve, never a wrong step.
       this.#warnedMissing = true;
       this.events.push({
@@ -111,47 +147,137 @@ export class SmwOptimizer extends BaseOptimizer {
         },
       });
     }
-    const grams = need.map((s) =>
-      s.math.gram(ctx.captures[s.index], ctx.outGrads[s.index], ctx.m)
+    const probe = inverseFree && isProbeBatch(
+      ctx.batch,
+      ctx.batches,
+      this.schedule.stalenessSamples ?? 0,
     );
-    const host = ctx.readHost(grams);
-    need.forEach((s, j) => {
-      const sol = solveSmwCoefficients(host[j], ctx.m, this.alpha);
-      this.counters.gram_computations += 1;
-      this.counters.solves += 1;
-      if (sol.retries > 0) {
-        this.counters.jitter_retries += sol.retries;
-        this.events.push({
-          type: "log",
-          data: {
-            level: "warn",
-            message: "Gram system was not positive definite; added jitter",
-            batch: ctx.batch,
-            layer: s.index,
-            jitter: sol.jitter,
-            retries: sol.retries,
-          },
-        });
-      }
-      this.#cached[s.index] = sol.coefficients;
-      if (!this.schedule.everyStep) {
-        this.#solved.push({
-          batch: ctx.batch,
-          layer: s.index,
-          c: sol.coefficients,
-          lambda: sol.lambda,
-        });
-        this.#record(ctx.epoch, s.index, sol.coefficients);
-      }
-    });
+    // fngd needs each solved pair's diagonal (its drift reference), and in
+    // inverse-free epochs every pair's when it checks drift.
+    const watch = this.schedule.everyStep
+      ? []
+      : inverseFree
+      ? (this.schedule.auto || probe ? this.sites : missing)
+      : missing;
+    const diagonalOf = (s: WeightSite) =>
+      s.math.gramDiagonal(ctx.captures[s.index], ctx.outGrads[s.index], ctx.m);
+    const gramOf = (s: WeightSite) =>
+      s.math.gram(ctx.captures[s.index], ctx.outGrads[s.index], ctx.m);
+    const host = ctx.readHost([
+      ...missing.map(gramOf),
+      ...watch.map(diagonalOf),
+    ]);
+    const diagonals = new Map<number, Float32Array>();
+    watch.forEach((s, j) =>
+      diagonals.set(s.index, host[missing.length + j].slice())
+    );
+    missing.forEach((s, j) =>
+      this.#solve(ctx, s, host[j], diagonals.get(s.index))
+    );
+    if (inverseFree && watch.length > 0) {
+      this.#checkDrift(ctx, missing, diagonals, probe, gramOf);
+    }
     const dirs: SiteGrad[] = this.sites.map((s) =>
       s.math.weightedGradient(
         ctx.captures[s.index],
         ctx.outGrads[s.index],
-        this.#column(ctx.batch, s.index, ctx.m, this.#cached[s.index]),
+        this.#column(ctx.batch, s.index, ctx.m, this.#fresh[s.index]),
       )
     );
     this.apply(dirs, ctx.plainGrads);
+  }
+
+  /**
+   * Inverse-free epochs: the drift signal of every watched pair with a
+   * reference; auto re-solves those past the threshold, and probe batches
+   * re-solve every pair to measure the reused direction against the fresh
+   * one (keeping the fresh coefficients only where auto refreshes).
+   */
+  #checkDrift(
+    ctx: StepContext,
+    solvedNow: WeightSite[],
+    diagonals: Map<number, Float32Array>,
+    probe: boolean,
+    gramOf: (s: WeightSite) => tf.Tensor2D,
+  ): void {
+    const refresh: WeightSite[] = [];
+    const measure: WeightSite[] = [];
+    for (const s of this.sites) {
+      if (solvedNow.includes(s)) continue;
+      const old = this.#solved.get(`${ctx.batch}:${s.index}`);
+      const d = diagonals.get(s.index);
+      if (!old || !d) continue;
+      const signal = driftSignal(d, old.diagonal);
+      this.#staleness.checked(ctx.epoch, s.index, signal);
+      const stale = this.schedule.auto === true &&
+        signal > (this.schedule.threshold ?? Infinity);
+      if (stale) refresh.push(s);
+      if (stale || probe) measure.push(s);
+    }
+    if (measure.length === 0) return;
+    const grams = ctx.readHost(measure.map(gramOf));
+    measure.forEach((s, j) => {
+      const key = `${ctx.batch}:${s.index}`;
+      const old = this.#solved.get(key)!;
+      const d = diagonals.get(s.index)!;
+      if (probe) {
+        const sol = solveSmwCoefficients(grams[j], ctx.m, this.alpha);
+        this.#staleness.probed(
+          ctx.epoch,
+          s.index,
+          directionCosine(grams[j], ctx.m, old.c, sol.coefficients),
+          relativeChange(d, old.diagonal),
+        );
+        if (!refresh.includes(s)) this.counters.staleness_probes += 1;
+      }
+      if (refresh.includes(s)) {
+        this.#solve(ctx, s, grams[j], d);
+        this.counters.refreshes += 1;
+        this.#staleness.refreshed(ctx.epoch, s.index);
+      }
+    });
+  }
+
+  /** Solves one pair's coefficients for this step and, for fngd, records them. */
+  #solve(
+    ctx: StepContext,
+    s: WeightSite,
+    gram: Float32Array,
+    diagonal: Float32Array | undefined,
+  ): void {
+    const sol = solveSmwCoefficients(gram, ctx.m, this.alpha);
+    this.counters.gram_computations += 1;
+    this.counters.solves += 1;
+    if (sol.retries > 0) {
+      this.counters.jitter_retries += sol.retries;
+      this.events.push({
+        type: "log",
+        data: {
+          level: "warn",
+          message: "Gram system was not positive definite; added jitter",
+          batch: ctx.batch,
+          layer: s.index,
+          jitter: sol.jitter,
+          retries: sol.retries,
+        },
+      });
+    }
+    this.#fresh[s.index] = sol.coefficients;
+    if (this.schedule.everyStep) return;
+    const d = diagonal ?? new Float32Array(0);
+    this.#solved.set(`${ctx.batch}:${s.index}`, {
+      c: sol.coefficients,
+      diagonal: d,
+    });
+    this.#toStore.push({
+      batch: ctx.batch,
+      layer: s.index,
+      epoch: ctx.epoch,
+      c: sol.coefficients,
+      diagonal: d,
+      lambda: sol.lambda,
+    });
+    this.#record(ctx.epoch, s.index, sol.coefficients);
   }
 
   #record(epoch: number, layer: number, c: Float32Array): void {
@@ -177,10 +303,15 @@ export class SmwOptimizer extends BaseOptimizer {
   }
 
   override async afterStep(): Promise<void> {
-    const solved = this.#solved;
-    this.#solved = [];
-    for (const s of solved) {
-      await this.store.put(s.batch, s.layer, s.c, s.lambda);
+    const pending = this.#toStore;
+    this.#toStore = [];
+    for (const p of pending) {
+      await this.store.put(
+        p.batch,
+        p.layer,
+        { coefficients: p.c, epoch: p.epoch, diagonal: p.diagonal },
+        p.lambda,
+      );
     }
   }
 
@@ -202,6 +333,10 @@ export class SmwOptimizer extends BaseOptimizer {
       max: s.max,
       damping: this.alpha,
     }));
+  }
+
+  override stalenessSummary(epoch: number): StalenessEventData | undefined {
+    return this.#staleness.summary(epoch);
   }
 
   override dispose(): void {
