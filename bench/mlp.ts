@@ -50,7 +50,7 @@ const OPTIMIZERS: Record<string, OptimizerSpec> = {
     weight_decay: 0.0005,
     damping: 1,
     refresh: "never",
-    refresh_threshold: 0.1,
+    refresh_threshold: 0.5,
     staleness_samples: 2,
   },
   ngd: {

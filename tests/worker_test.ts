@@ -88,6 +88,56 @@ Deno.test("a worker process trains a small FNGD job to succeeded", async () => {
   }
 });
 
+Deno.test("refresh auto through a worker: refreshes are stored per epoch beside epoch one's, and staleness is reported", async () => {
+  const t = await createTestDb();
+  const worker = startWorker(t);
+  try {
+    const spec = mlpSpec(3, 512);
+    const { job } = await createJob(t.db, {
+      tenant: "t",
+      spec: {
+        ...spec,
+        optimizer: {
+          ...spec.optimizer,
+          refresh: "auto",
+          refresh_threshold: 0.02,
+          staleness_samples: 1,
+        },
+      },
+    });
+    const done = await untilTerminal(t, job.id, 60_000);
+    assert.equal(done.status, "succeeded", worker.output());
+    const result = done.result as {
+      counters: { solves: number; refreshes: number; steps: number };
+    };
+    const batches = result.counters.steps / 3;
+    const refreshes = result.counters.refreshes;
+    assert.ok(refreshes > 0, "the threshold fires on this task");
+    assert.equal(result.counters.solves, 2 * batches + refreshes);
+    const { layers, history } = await summarizeCoefficients(t.db, job.id);
+    assert.deepEqual(layers.map((l) => l.batches), [batches, batches]);
+    assert.equal(history[0].epoch, 1);
+    assert.equal(history[0].solved, 2 * batches);
+    assert.equal(
+      history.slice(1).reduce((n, h) => n + h.solved, 0),
+      refreshes,
+      "every refresh is a stored row of its epoch",
+    );
+    assert.ok(history.slice(1).every((h) => h.epoch === 2 || h.epoch === 3));
+    const events = await listJobEvents(t.db, job.id, { limit: 1000 });
+    const staleness = events.filter((e) => e.type === "staleness");
+    assert.deepEqual(staleness.map((e) => e.data.epoch), [2, 3]);
+    const reported = staleness.flatMap((e) =>
+      e.data.layers as { refreshes: number; probes: number }[]
+    );
+    assert.equal(reported.reduce((n, l) => n + l.refreshes, 0), refreshes);
+    assert.ok(reported.every((l) => l.probes === 1));
+  } finally {
+    await worker.stop();
+    await t.close();
+  }
+});
+
 Deno.test("cancelling a running job stops the worker within a step and ends cancelled", async () => {
   const t = await createTestDb();
   const worker = startWorker(t);
