@@ -4,6 +4,7 @@ import {
   type EngineEvent,
   JobSpec,
   type JobSpecInput,
+  type OptimizerName,
   type StepEventData,
   train,
   type TrainOptions,
@@ -12,6 +13,17 @@ import {
 import { makeSyntheticDataset } from "../src/engine/data/mod.ts";
 
 /** A small dense net on seeded vectors. */
+/** A learning rate per optimizer that trains the small test tasks stably. */
+export const TEST_LR = {
+  sgd: 0.05,
+  adamw: 0.01,
+  ngd: 0.05,
+  fngd: 0.05,
+  kfac: 0.01,
+  shampoo: 0.1,
+  eva: 0.1,
+} as const satisfies Record<OptimizerName, number>;
+
 export const DENSE_MODEL = {
   input_shape: [12],
   layers: [

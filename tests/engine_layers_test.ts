@@ -21,17 +21,15 @@ import {
   train,
 } from "../src/engine/mod.ts";
 import { SequentialModel } from "../src/engine/model.ts";
-import { dataFor, MIXED_MODEL, specFor, trainRecording } from "./_engine.ts";
+import {
+  dataFor,
+  MIXED_MODEL,
+  specFor,
+  TEST_LR,
+  trainRecording,
+} from "./_engine.ts";
 
-const LR = {
-  sgd: 0.05,
-  adamw: 0.01,
-  ngd: 0.05,
-  fngd: 0.05,
-  kfac: 0.01,
-  shampoo: 0.1,
-  eva: 0.1,
-} as const;
+const LR = TEST_LR;
 
 Deno.test("no tensor leaks with residual blocks, batch norm, pools and dropout", async (t) => {
   await initBackend("wasm");

@@ -14,7 +14,7 @@ import {
   type ScheduleSpec,
 } from "../src/engine/mod.ts";
 import { learningRateAt } from "../src/engine/schedule.ts";
-import { specFor, trainRecording } from "./_engine.ts";
+import { specFor, TEST_LR, trainRecording } from "./_engine.ts";
 
 const close = (a: number, b: number) =>
   Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b));
@@ -117,15 +117,7 @@ Deno.test("step and epoch events carry the schedule's learning rate", async () =
 
 Deno.test("a step schedule equals a run whose lr is changed by hand at the milestone", async (t) => {
   await initBackend("wasm");
-  const lr = {
-    sgd: 0.05,
-    adamw: 0.01,
-    ngd: 0.05,
-    fngd: 0.05,
-    kfac: 0.01,
-    shampoo: 0.1,
-    eva: 0.1,
-  };
+  const lr = TEST_LR;
   for (const name of OPTIMIZER_NAMES) {
     await t.step(name, async () => {
       const optimizer = { name, lr: lr[name] } as JobSpecInput["optimizer"];

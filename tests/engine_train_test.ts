@@ -14,17 +14,9 @@ import {
 import { makeSyntheticDataset } from "../src/engine/data/mod.ts";
 import { SequentialModel } from "../src/engine/model.ts";
 import { TENSORFLOW_PACKAGES } from "../src/engine/backend.ts";
-import { dataFor, specFor, trainRecording } from "./_engine.ts";
+import { dataFor, specFor, TEST_LR, trainRecording } from "./_engine.ts";
 
-const LR = {
-  sgd: 0.05,
-  adamw: 0.01,
-  ngd: 0.05,
-  fngd: 0.05,
-  kfac: 0.01,
-  shampoo: 0.1,
-  eva: 0.1,
-} as const;
+const LR = TEST_LR;
 
 for (const kind of ["dense", "conv"] as const) {
   for (const name of OPTIMIZER_NAMES) {

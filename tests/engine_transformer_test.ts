@@ -29,7 +29,12 @@ import { SequentialModel } from "../src/engine/model.ts";
 import { meanLoss, SEED_STREAM } from "../src/engine/trainer.ts";
 import { deriveSeed } from "../src/engine/rng.ts";
 import { inferModelShapes } from "../src/engine/shapes.ts";
-import { gaussSolve, referenceDirection, relativeError } from "./_engine.ts";
+import {
+  gaussSolve,
+  referenceDirection,
+  relativeError,
+  TEST_LR,
+} from "./_engine.ts";
 import {
   LENGTH,
   makeSequences,
@@ -390,15 +395,7 @@ Deno.test("sequence_cross_entropy sums target-token cross-entropies per sequence
 
 Deno.test("no tensor leaks training the Transformer", async (t) => {
   await initBackend("wasm");
-  const lr = {
-    sgd: 0.05,
-    adamw: 0.01,
-    ngd: 0.05,
-    fngd: 0.05,
-    kfac: 0.01,
-    shampoo: 0.1,
-    eva: 0.1,
-  };
+  const lr = TEST_LR;
   for (const name of OPTIMIZER_NAMES) {
     await t.step(name, async () => {
       const before = tf.memory().numTensors;
