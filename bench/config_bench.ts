@@ -141,6 +141,7 @@ export async function loadBenchConfig(
     limit?: number;
     testLimit?: number;
     lrs?: Partial<Record<OptimizerName, number>>;
+    valBleuRows?: number;
   },
 ): Promise<BenchConfig> {
   const raw = JSON.parse(await Deno.readTextFile(path));
@@ -150,6 +151,10 @@ export async function loadBenchConfig(
     notes.push(`epochs ${raw.epochs ?? "(default)"} -> ${overrides.epochs}`);
     input.epochs = overrides.epochs;
     notes.push(...fitSchedule(input, overrides.epochs));
+  }
+  if (overrides.valBleuRows !== undefined) {
+    notes.push(`val_bleu_rows ${overrides.valBleuRows}`);
+    input.val_bleu_rows = overrides.valBleuRows;
   }
   for (const [name, lr] of Object.entries(overrides.lrs ?? {})) {
     notes.push(`${name} lr ${lr} (--lr)`);

@@ -7,7 +7,7 @@ export const JobEventSchema = z.object({
   seq: z.int().openapi({ example: 5 }),
   type: z.string().openapi({
     description:
-      "status, step, epoch, coefficients, staleness (fngd), checkpoint, log or error",
+      'status, lr_range (lr "auto": the range test\'s chosen_lr, steps, lrs, smoothed losses and rule, once before epoch 1), step, epoch, coefficients, staleness (fngd), checkpoint, log or error',
     example: "step",
   }),
   created_at: z.string().openapi({ format: "date-time" }),

@@ -148,6 +148,21 @@ Deno.test("a model that copies perfectly scores test_bleu 1 and val_bleu 1", asy
   assert.equal(epochs.at(-1)!.val_bleu, 1);
 });
 
+Deno.test("val_bleu_rows 0 skips val_bleu (null in epoch and result), test_bleu stays", async () => {
+  await initBackend("cpu");
+  const { tokenizer, data } = copyTask();
+  const events: EngineEvent[] = [];
+  const result = await train(
+    spec(tokenizer.size, { epochs: 2, val_bleu_rows: 0 }),
+    data,
+    { onEvent: (e) => void events.push(e) },
+  );
+  const epochs = events.flatMap((e) => e.type === "epoch" ? [e.data] : []);
+  assert.deepEqual(epochs.map((e) => e.val_bleu), [null, null]);
+  assert.equal(result.final.val_bleu, null);
+  assert.equal(typeof result.final.test_bleu, "number");
+});
+
 Deno.test("an exported and reloaded model reproduces test_bleu exactly from translate's strings", async () => {
   await initBackend("cpu");
   const { tokenizer, data, test } = copyTask();

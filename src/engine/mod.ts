@@ -46,5 +46,5 @@ export {
   corpusBleu,
   corpusBleuOfTexts,
 } from "./bleu.ts";
-export { greedyDecode, translate, VAL_BLEU_MAX_ROWS } from "./translate.ts";
+export { greedyDecode, translate } from "./translate.ts";
 export { Tokenizer } from "./data/tokenizer.ts";

@@ -44,7 +44,22 @@ export const ModelSpec = z.strictObject({
   ),
 });
 
-const lr = z.number().positive().max(100).default(0.1);
+/**
+ * An optimizer's `lr`: a positive number up to `max`, or `"auto"`, which
+ * picks one by a learning-rate range test before epoch 1 (lr_range.ts).
+ */
+function learningRate(max: number, fallback: number) {
+  return z.union([z.number().positive().max(max), z.literal("auto")], {
+    error: (issue) =>
+      `expected a number in (0, ${max}] or "auto", got ${
+        JSON.stringify(issue.input)
+      }`,
+  }).default(fallback).describe(
+    `learning rate in (0, ${max}], or "auto": a learning-rate range test before epoch 1 picks it (the lr_range event reports it)`,
+  );
+}
+
+const lr = learningRate(100, 0.1);
 const weightDecay = z.number().min(0).max(1).default(0);
 
 /** Plain SGD with optional (Nesterov) momentum. */
@@ -59,7 +74,7 @@ export const SgdSpec = z.strictObject({
 /** Adam with decoupled weight decay. */
 export const AdamwSpec = z.strictObject({
   name: z.literal("adamw"),
-  lr: z.number().positive().max(10).default(0.001),
+  lr: learningRate(10, 0.001),
   beta1: z.number().min(0).max(0.9999).default(0.9),
   beta2: z.number().min(0).max(0.99999).default(0.999),
   epsilon: z.number().positive().default(1e-8),
@@ -102,7 +117,7 @@ export const FngdSpec = z.strictObject({
 /** K-FAC with running-average Kronecker factors. */
 export const KfacSpec = z.strictObject({
   name: z.literal("kfac"),
-  lr: z.number().positive().max(100).default(0.01),
+  lr: learningRate(100, 0.01),
   momentum: z.number().min(0).max(0.999).default(0.9),
   weight_decay: weightDecay,
   damping: z.number().positive().max(1e6).default(0.01),
@@ -113,7 +128,7 @@ export const KfacSpec = z.strictObject({
 /** Shampoo: per-layer `L^-1/4 G R^-1/4` from running Kronecker statistics. */
 export const ShampooSpec = z.strictObject({
   name: z.literal("shampoo"),
-  lr: z.number().positive().max(100).default(0.1),
+  lr,
   momentum: z.number().min(0).max(0.999).default(0.9),
   weight_decay: weightDecay,
   epsilon: z.number().positive().max(1e6).default(1e-4).describe(
@@ -133,7 +148,7 @@ export const ShampooSpec = z.strictObject({
 /** Eva: K-FAC with Kronecker vectors and Sherman-Morrison inverses. */
 export const EvaSpec = z.strictObject({
   name: z.literal("eva"),
-  lr: z.number().positive().max(100).default(0.1),
+  lr,
   momentum: z.number().min(0).max(0.999).default(0.9),
   weight_decay: weightDecay,
   damping: z.number().positive().max(1e6).default(0.03).describe(
@@ -401,6 +416,9 @@ export const JobSpec = z.strictObject({
   batch_size: positiveInt("batch_size", 4096).default(128),
   seed: z.int().default(42),
   validation_split: z.number().min(0).max(0.9).default(0.1),
+  val_bleu_rows: z.int().min(0).max(4096).default(256).describe(
+    "token sequences: validation rows greedily decoded for val_bleu after each epoch (the first ones of the split); 0 skips val_bleu",
+  ),
   metadata: z.record(z.string(), z.string()).optional(),
 }).superRefine(checkCrossFields);
 

@@ -19,6 +19,7 @@ import type { ForwardPass, SiteCapture } from "./layers/mod.ts";
 import {
   createOptimizer,
   type Optimizer,
+  resolveOptimizerSpec,
   type StepContext,
 } from "./optim/mod.ts";
 import { MemoryCoefficientStore } from "./coefficient_store.ts";
@@ -35,11 +36,11 @@ import { exportModel, type ModelArtifacts } from "./export.ts";
 import { meanLoss } from "./loss.ts";
 import { learningRateAt } from "./schedule.ts";
 import {
-  bleuOfRows,
-  bleuOfSources,
-  tryTokenizer,
-  VAL_BLEU_MAX_ROWS,
-} from "./translate.ts";
+  defaultLearningRate,
+  rangeTestSteps,
+  runRangeTest,
+} from "./lr_range.ts";
+import { bleuOfRows, bleuOfSources, tryTokenizer } from "./translate.ts";
 import type { Tokenizer } from "./data/tokenizer.ts";
 
 /** How a caller plugs into one training run. */
@@ -90,9 +91,14 @@ const CURVATURE_COUNTERS = [
   "staleness_probes",
 ] as const;
 
+/**
+ * The checkpoint scalar holding the lr that `lr: "auto"` chose, so that a
+ * resumed run trains on with it instead of testing again.
+ */
+export const AUTO_LR_SCALAR = "lr/auto";
+
 class TrainingRun {
   readonly model: SequentialModel;
-  readonly optimizer: Optimizer;
   readonly split: SplitData;
   readonly plan: BatchPlan;
   readonly counters: Counters = {
@@ -110,6 +116,10 @@ class TrainingRun {
   readonly #data: Dataset;
   #lastStepEvent = -Infinity;
   #lastYield = 0;
+  /** Built once the lr is known (after the range test of `lr: "auto"`). */
+  #optimizer?: Optimizer;
+  /** The optimizer's lr: the spec's, or the one the range test chose. */
+  #lr = NaN;
 
   constructor(
     readonly spec: JobSpec,
@@ -137,12 +147,11 @@ class TrainingRun {
       throw err;
     }
     this.plan = planBatches(this.split.train.count, spec.batch_size);
-    this.optimizer = createOptimizer(
-      spec.optimizer,
-      this.model.trainable,
-      options.store ?? new MemoryCoefficientStore(),
-      this.model.plain,
-    );
+  }
+
+  get optimizer(): Optimizer {
+    if (!this.#optimizer) throw new Error("the optimizer is not built yet");
+    return this.#optimizer;
   }
 
   async emit(event: EngineEvent): Promise<void> {
@@ -150,9 +159,15 @@ class TrainingRun {
   }
 
   async execute(): Promise<TrainResult> {
-    const startEpoch = this.options.resumeFrom
-      ? this.#restore(this.options.resumeFrom) + 1
-      : 1;
+    const resume = this.options.resumeFrom;
+    this.#lr = await this.#resolveLearningRate(resume);
+    this.#optimizer = createOptimizer(
+      resolveOptimizerSpec(this.spec.optimizer, this.#lr),
+      this.model.trainable,
+      this.options.store ?? new MemoryCoefficientStore(),
+      this.model.plain,
+    );
+    const startEpoch = resume ? this.#restore(resume) + 1 : 1;
     let trainLoss = NaN;
     let val: Evaluation | undefined;
     let valBleu: number | undefined;
@@ -226,19 +241,22 @@ class TrainingRun {
   }
 
   /**
-   * BLEU-4 of greedy decoding on the first {@link VAL_BLEU_MAX_ROWS}
-   * validation rows (sources decoded from the rows); undefined without
-   * sequences, a valid vocabulary or validation rows.
+   * BLEU-4 of greedy decoding on the first `val_bleu_rows` validation rows
+   * (sources decoded from the rows); undefined without sequences, a valid
+   * vocabulary, validation rows or `val_bleu_rows`.
    */
   #valBleu(): number | undefined {
     const val = this.split.val;
-    if (!this.tokenizer || !val || !val.sequences) return undefined;
+    const rows = this.spec.val_bleu_rows;
+    if (!this.tokenizer || !val || !val.sequences || rows === 0) {
+      return undefined;
+    }
     return bleuOfRows(
       this.model,
       this.tokenizer,
       val.x as Int32Array,
       val.targetWidth,
-      VAL_BLEU_MAX_ROWS,
+      rows,
     );
   }
 
@@ -296,7 +314,7 @@ class TrainingRun {
   #learningRate(epoch: number, step: number): number {
     return learningRateAt(
       this.spec.schedule,
-      this.spec.optimizer.lr,
+      this.#lr,
       (epoch - 1) * this.plan.count + step,
       { stepsPerEpoch: this.plan.count, epochs: this.spec.epochs },
     );
@@ -320,7 +338,7 @@ class TrainingRun {
       this.optimizer.setLearningRate(lr);
       await this.optimizer.beforeStep(epoch, batch);
       const before = { ...this.optimizer.counters };
-      const loss = this.#step(epoch, batch);
+      const loss = this.#step(this.optimizer, epoch, batch);
       await this.optimizer.afterStep();
       this.counters.steps += 1;
       for (const k of CURVATURE_COUNTERS) {
@@ -363,8 +381,90 @@ class TrainingRun {
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
 
+  /**
+   * The lr to train with: the spec's number; for `"auto"` the one a resumed
+   * checkpoint recorded, else the range test's choice.
+   */
+  async #resolveLearningRate(resume?: Checkpoint): Promise<number> {
+    const lr = this.spec.optimizer.lr;
+    if (lr !== "auto") return lr;
+    if (!resume) return await this.#rangeTest();
+    const recorded = resume.scalars[AUTO_LR_SCALAR];
+    if (typeof recorded !== "number" || !(recorded > 0)) {
+      throw new EngineError(
+        "invalid_checkpoint",
+        `checkpoint of epoch ${resume.epoch} has no ${AUTO_LR_SCALAR} scalar, which a run with lr "auto" resumes with; it was written by a run with a numeric lr`,
+      );
+    }
+    return recorded;
+  }
+
+  /**
+   * The learning-rate range test from the initial weights, with a throwaway
+   * optimizer and coefficient store, so that the run's store, counters and
+   * events see nothing of it but the `lr_range` event. Batches cycle in each
+   * epoch's seeded order, as training would take them. The weights
+   * (running statistics included) are put back afterwards.
+   */
+  async #rangeTest(): Promise<number> {
+    const reference = defaultLearningRate(this.spec.optimizer.name);
+    const initial = readVariables(this.model.variables());
+    const optimizer = createOptimizer(
+      resolveOptimizerSpec(this.spec.optimizer, reference),
+      this.model.trainable,
+      new MemoryCoefficientStore(),
+      this.model.plain,
+    );
+    const count = this.plan.count;
+    let order: ArrayLike<number> = [];
+    try {
+      const data = await runRangeTest({
+        reference,
+        steps: rangeTestSteps(count),
+        step: async (lr, index) => {
+          await this.#yieldToEventLoop();
+          if (this.options.signal?.aborted) {
+            throw new EngineError(
+              "cancelled",
+              `training cancelled in the lr range test, step ${index + 1}`,
+            );
+          }
+          const epoch = Math.floor(index / count) + 1;
+          if (index % count === 0) {
+            order = new Rng(
+              deriveSeed(this.spec.seed, SEED_STREAM.order, epoch),
+            )
+              .permutation(count);
+          }
+          const batch = order[index % count];
+          optimizer.setLearningRate(lr);
+          try {
+            await optimizer.beforeStep(epoch, batch);
+            const loss = this.#step(optimizer, epoch, batch);
+            await optimizer.afterStep();
+            return loss;
+          } catch (err) {
+            // Too high an lr: the curvature went non-finite before the loss.
+            if (
+              err instanceof EngineError &&
+              err.code === "non_finite_coefficients"
+            ) return NaN;
+            throw err;
+          } finally {
+            optimizer.drainEvents();
+          }
+        },
+      });
+      await this.emit({ type: "lr_range", data });
+      return data.chosen_lr;
+    } finally {
+      optimizer.dispose();
+      assignVariables(this.model.variables(), initial, "weights");
+    }
+  }
+
   /** Forward, backward to the probes, precondition, apply; returns the batch loss. */
-  #step(epoch: number, batch: number): number {
+  #step(optimizer: Optimizer, epoch: number, batch: number): number {
     const start = this.plan.start(batch);
     const m = this.plan.size(batch);
     let loss = NaN;
@@ -426,7 +526,7 @@ class TrainingRun {
             });
           },
         };
-        this.optimizer.step(ctx);
+        optimizer.step(ctx);
         if (!read) loss = (value.dataSync() as Float32Array)[0];
       });
     } finally {
@@ -443,7 +543,12 @@ class TrainingRun {
       optimizer_state: readVariables(this.optimizer.stateVariables()),
       counters: { ...this.counters },
       seconds_by_phase: { ...this.seconds },
-      scalars: this.optimizer.scalars(),
+      scalars: {
+        ...this.optimizer.scalars(),
+        ...(this.spec.optimizer.lr === "auto"
+          ? { [AUTO_LR_SCALAR]: this.#lr }
+          : {}),
+      },
       ...(this.tokenizer ? { vocabulary: this.tokenizer.vocabulary } : {}),
     };
   }
@@ -463,7 +568,7 @@ class TrainingRun {
   }
 
   dispose(): void {
-    this.optimizer.dispose();
+    this.#optimizer?.dispose();
     this.model.dispose();
   }
 }

@@ -14,13 +14,6 @@ import { corpusBleuOfTexts } from "./bleu.ts";
 import { END_ID, PAD_ID, SEP_ID, Tokenizer } from "./data/tokenizer.ts";
 import type { Vocabulary } from "./types.ts";
 
-/**
- * Validation BLEU decodes at most this many validation rows (the first ones
- * of the seeded split), so that it costs a bounded number of forward passes
- * per epoch whatever the dataset's size.
- */
-export const VAL_BLEU_MAX_ROWS = 256;
-
 /** The row length `model` takes: its input shape's only dimension. */
 function rowLength(model: SequentialModel): number {
   return model.inputShape[0];

@@ -287,6 +287,21 @@ export type EngineEvent =
   | { type: "staleness"; data: StalenessEventData }
   | { type: "checkpoint"; data: { epoch: number } }
   | {
+    /** `lr: "auto"`: the range test that chose the lr, once, before epoch 1. */
+    type: "lr_range";
+    data: {
+      chosen_lr: number;
+      /** Steps the range test took (fewer than planned when it stopped early). */
+      steps: number;
+      /** The swept learning rates, at most 100 of them (subsampled). */
+      lrs: number[];
+      /** The smoothed training loss at each of `lrs`. */
+      losses: number[];
+      /** How `chosen_lr` follows from the curve. */
+      rule: string;
+    };
+  }
+  | {
     type: "log";
     data: { level: "info" | "warn"; message: string; [k: string]: unknown };
   }

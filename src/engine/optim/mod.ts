@@ -15,6 +15,22 @@ import { EvaOptimizer } from "./eva_optimizer.ts";
 
 export type { Optimizer, StepContext } from "./optimizer.ts";
 
+/**
+ * An optimizer spec whose `lr` is a number: `"auto"` resolved by the range
+ * test. Optimizers are only ever built from this, so none can see `"auto"`.
+ */
+export type ResolvedOptimizerSpec = OptimizerSpec extends infer S
+  ? S extends { lr: unknown } ? Omit<S, "lr"> & { lr: number } : never
+  : never;
+
+/** `spec` with `lr` in place of its own (a number or `"auto"`). */
+export function resolveOptimizerSpec(
+  spec: OptimizerSpec,
+  lr: number,
+): ResolvedOptimizerSpec {
+  return { ...spec, lr };
+}
+
 /** The momentum rule of the optimizers that use one. */
 function momentumRule(
   spec: {
@@ -40,7 +56,7 @@ function momentumRule(
  * their mean gradient.
  */
 export function createOptimizer(
-  spec: OptimizerSpec,
+  spec: ResolvedOptimizerSpec,
   sites: WeightSite[],
   store: CoefficientStore,
   plain: readonly PlainParameter[] = [],
@@ -51,7 +67,7 @@ export function createOptimizer(
 }
 
 function preconditioner(
-  spec: OptimizerSpec,
+  spec: ResolvedOptimizerSpec,
   sites: WeightSite[],
   store: CoefficientStore,
 ): BaseOptimizer {
