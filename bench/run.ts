@@ -10,12 +10,20 @@
  * or `--suite examples|translation`: benchmarks job configs, each with sgd, adamw, fngd,
  * ngd and kfac at their defaults (bench/config_report.ts). `--epochs` and
  * `--limit` override the config's, `--test-limit N` keeps the first N test
- * samples (test BLEU decodes each one), `--lr sgd=0.01,...` replaces
+ * samples (test BLEU decodes each one), `--val-bleu-rows N` decodes N
+ * validation rows for val_bleu each epoch, `--lr sgd=0.01,...` replaces
  * learning rates (the report says so); `--profile auto|always|never` adds a
  * step profile (auto: when the inverse-free target is missed or was not
  * measured); `--no-warmup` skips the untimed warm-up. One report per config and
  * backend under bench/results/ (`--results-dir`), with the command that
  * produced it.
+ *
+ * `deno task bench --suite convergence [--quick] [--tasks mlp,resnet,...]
+ * [--seeds 3] [--optimizers ...]`: tunes every optimizer on each example
+ * task, reruns the chosen settings on seeds, and reports time to target,
+ * best at equal time and learning curves (bench/convergence.ts). `--quick`
+ * checks every code path on synthetic data in seconds, in a temporary
+ * directory unless `--results-dir` is given.
  */
 import { parseArgs } from "node:util";
 import {
@@ -29,6 +37,16 @@ import { benchMlp } from "./mlp.ts";
 import { loadBenchConfig, parseVariant } from "./config_bench.ts";
 import { benchConfig } from "./config_report.ts";
 import { benchGramMemory } from "./gram_memory.ts";
+import { benchConvergence } from "./convergence.ts";
+import {
+  FULL_GRID,
+  OPTIMIZERS,
+  QUICK_GRID,
+  QUICK_OPTIMIZERS,
+  QUICK_TASK,
+  quickTask,
+  TASKS,
+} from "./convergence_tasks.ts";
 
 /** Named groups of configs for `--suite`. */
 const SUITES: Record<string, string[]> = {
@@ -45,12 +63,13 @@ const { values } = parseArgs({
     epochs: { type: "string" },
     limit: { type: "string" },
     "test-limit": { type: "string" },
+    "val-bleu-rows": { type: "string" },
     lr: { type: "string" },
     backend: { type: "string", default: "wasm" },
     optimizers: { type: "string" },
     rounds: { type: "string", default: "2" },
     out: { type: "string" },
-    "results-dir": { type: "string", default: "bench/results" },
+    "results-dir": { type: "string" },
     config: { type: "string", multiple: true },
     suite: { type: "string" },
     profile: { type: "string", default: "auto" },
@@ -59,6 +78,9 @@ const { values } = parseArgs({
     "gram-memory": { type: "boolean", default: false },
     batch: { type: "string", default: "64" },
     positions: { type: "string", default: "64" },
+    quick: { type: "boolean", default: false },
+    tasks: { type: "string" },
+    seeds: { type: "string" },
   },
 });
 
@@ -83,6 +105,7 @@ if (!BACKEND_NAMES.includes(backend)) {
 const epochs = positive("epochs", values.epochs);
 const limit = positive("limit", values.limit);
 const testLimit = positive("test-limit", values["test-limit"]);
+const valBleuRows = positive("val-bleu-rows", values["val-bleu-rows"]);
 
 /** `--lr sgd=0.01,ngd=0.01`: learning rates in place of the defaults. */
 function parseLrs(
@@ -104,8 +127,10 @@ const lrs = parseLrs(values.lr);
 const rounds = positive("rounds", values.rounds)!;
 const command = `deno task bench ${Deno.args.join(" ")}`.trim();
 
+const resultsDir = values["results-dir"] ?? "bench/results";
+const convergence = values.suite === "convergence";
 const configs = [...(values.config ?? [])];
-if (values.suite !== undefined) {
+if (values.suite !== undefined && !convergence) {
   const suite = SUITES[values.suite];
   if (!suite) fail(`--suite must be one of ${Object.keys(SUITES).join(", ")}`);
   configs.push(...suite);
@@ -132,8 +157,10 @@ if (values["gram-memory"]) {
     positions: positive("positions", values.positions)!,
     backend,
     command,
-    resultsDir: values["results-dir"],
+    resultsDir,
   });
+} else if (convergence) {
+  await runConvergence();
 } else if (!configs.length) {
   await benchMlp({
     epochs: epochs ?? 3,
@@ -154,7 +181,13 @@ if (values["gram-memory"]) {
   if (unknown.length) fail(`unknown optimizers: ${unknown.join(", ")}`);
   const written: string[] = [];
   for (const path of configs) {
-    const cfg = await loadBenchConfig(path, { epochs, limit, testLimit, lrs });
+    const cfg = await loadBenchConfig(path, {
+      epochs,
+      limit,
+      testLimit,
+      lrs,
+      valBleuRows,
+    });
     written.push(
       await benchConfig(cfg, {
         backend,
@@ -165,9 +198,53 @@ if (values["gram-memory"]) {
         warmup: !values["no-warmup"],
         command,
         out: values.out,
-        resultsDir: values["results-dir"],
+        resultsDir,
       }),
     );
   }
   if (written.length > 1) console.error(`wrote ${written.join(", ")}`);
+}
+
+async function runConvergence(): Promise<void> {
+  const quick = values.quick;
+  const byKey = new Map(TASKS.map((t) => [t.key, t]));
+  const keys = values.tasks?.split(",");
+  const unknownTasks = keys?.filter((k) => !byKey.has(k)) ?? [];
+  if (unknownTasks.length) {
+    fail(
+      `unknown tasks: ${unknownTasks.join(", ")} (known: ${
+        [...byKey.keys()].join(", ")
+      })`,
+    );
+  }
+  let tasks = keys
+    ? keys.map((k) => byKey.get(k)!).map((t) => quick ? quickTask(t) : t)
+    : quick
+    ? [QUICK_TASK]
+    : [...TASKS];
+  // --epochs, --limit and --test-limit override every task's.
+  tasks = tasks.map((t) => ({
+    ...t,
+    epochs: epochs ?? t.epochs,
+    limit: limit ?? t.limit,
+    testLimit: testLimit ?? t.testLimit,
+  }));
+  const optimizers = values.optimizers?.split(",") ??
+    [...(quick ? QUICK_OPTIMIZERS : OPTIMIZERS)];
+  const unknown = optimizers.filter((label) =>
+    !OPTIMIZER_NAMES.includes(parseVariant(label).name)
+  );
+  if (unknown.length) fail(`unknown optimizers: ${unknown.join(", ")}`);
+  await benchConvergence({
+    backend,
+    tasks,
+    optimizers,
+    grid: quick ? QUICK_GRID : FULL_GRID,
+    seeds: positive("seeds", values.seeds) ?? (quick ? 2 : 3),
+    warmup: !values["no-warmup"],
+    quick,
+    command,
+    resultsDir: values["results-dir"] ??
+      (quick ? await Deno.makeTempDir({ prefix: "convergence_" }) : resultsDir),
+  });
 }
