@@ -36,6 +36,7 @@ import {
   type EvaConfig,
   EvaOptimizer,
 } from "../src/engine/optim/eva_optimizer.ts";
+import { KfacOptimizer } from "../src/engine/optim/kfac_optimizer.ts";
 import {
   gaussSolve,
   relativeError,
@@ -688,4 +689,22 @@ Deno.test("bad shampoo and eva hyperparameters are rejected with the field named
     beta: 0.95,
     graft: "sgd",
   });
+});
+
+Deno.test("kfac: non-finite factors stop the run with diverged, not a Cholesky failure", async () => {
+  await initBackend("wasm");
+  const site = makeSite(3, 2, 1);
+  const rule = new RecordingRule();
+  const opt = new KfacOptimizer([site], rule, 0.01, 0.95, 1);
+  const [batch] = batches(site, 4, 1, 1);
+  batch.inputs[0] = NaN;
+  assert.throws(
+    () => drive(opt, rule, [batch]),
+    (err: unknown) =>
+      err instanceof EngineError && err.code === "diverged" &&
+      /K-FAC factors of dense_1/.test(err.message),
+  );
+  opt.dispose();
+  site.kernel.dispose();
+  site.bias?.dispose();
 });

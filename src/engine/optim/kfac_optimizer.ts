@@ -10,7 +10,12 @@
  * averaged and inverted as its (1, n) diagonal, whatever the vocabulary.
  */
 import * as tf from "@tensorflow/tfjs";
-import { choleskyInverse, choleskyWithJitter } from "../linalg.ts";
+import {
+  choleskyInverse,
+  choleskyWithJitter,
+  NotPositiveDefinite,
+} from "../linalg.ts";
+import { EngineError } from "../types.ts";
 import type { WeightSite } from "../layers/mod.ts";
 import { BaseOptimizer, type StepContext } from "./optimizer.ts";
 import type { UpdateRule } from "./update_rules.ts";
@@ -119,16 +124,36 @@ export class KfacOptimizer extends BaseOptimizer {
       const ng = f.g.shape[0];
       const a = host[2 * i];
       const g = host[2 * i + 1];
+      if (!a.every(Number.isFinite) || !g.every(Number.isFinite)) {
+        // Non-finite factors have no inverse: report the divergence, not a
+        // Cholesky failure.
+        throw new EngineError(
+          "diverged",
+          `K-FAC factors of ${f.name} became non-finite at step ${
+            this.#steps + 1
+          }; lower lr or raise damping`,
+        );
+      }
       // Factored Tikhonov: split sqrt(damping) between the factors by their average eigenvalue.
       const ta = (f.diagonalA ? a.reduce((x, y) => x + y, 0) : trace(a, na)) /
         na;
       const tg = trace(g, ng) / ng;
       const pi = ta > 0 && tg > 0 ? Math.sqrt(ta / tg) : 1;
       const root = Math.sqrt(this.damping);
-      const ai = f.diagonalA
-        ? { inv: dampedDiagonalInverse(a, pi * root), retries: 0 }
-        : dampedInverse(a, na, pi * root);
-      const gi = dampedInverse(g, ng, root / pi);
+      let ai: { inv: Float32Array; retries: number };
+      let gi: { inv: Float32Array; retries: number };
+      try {
+        ai = f.diagonalA
+          ? { inv: dampedDiagonalInverse(a, pi * root), retries: 0 }
+          : dampedInverse(a, na, pi * root);
+        gi = dampedInverse(g, ng, root / pi);
+      } catch (err) {
+        if (!(err instanceof NotPositiveDefinite)) throw err;
+        throw new EngineError(
+          "diverged",
+          `K-FAC factor of ${f.name} is not positive definite even with jitter (${err.message}); lower lr or raise damping`,
+        );
+      }
       this.counters.solves += 2;
       const retries = ai.retries + gi.retries;
       if (retries > 0) {
