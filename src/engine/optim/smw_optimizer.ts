@@ -217,34 +217,38 @@ export class SmwOptimizer extends BaseOptimizer {
     if (measure.length === 0) return;
     const grams = ctx.readHost(measure.map(gramOf));
     measure.forEach((s, j) => {
-      const key = `${ctx.batch}:${s.index}`;
-      const old = this.#solved.get(key)!;
+      // `old` is the reused entry; a refresh below replaces it in #solved.
+      const old = this.#solved.get(`${ctx.batch}:${s.index}`)!;
       const d = diagonals.get(s.index)!;
+      const stale = refresh.includes(s);
+      // One solve serves both the refresh and the probe's measurement.
+      const fresh = stale
+        ? this.#solve(ctx, s, grams[j], d)
+        : solveSmwCoefficients(grams[j], ctx.m, this.alpha).coefficients;
+      if (stale) {
+        this.counters.refreshes += 1;
+        this.#staleness.refreshed(ctx.epoch, s.index);
+      } else {
+        this.counters.staleness_probes += 1;
+      }
       if (probe) {
-        const sol = solveSmwCoefficients(grams[j], ctx.m, this.alpha);
         this.#staleness.probed(
           ctx.epoch,
           s.index,
-          directionCosine(grams[j], ctx.m, old.c, sol.coefficients),
+          directionCosine(grams[j], ctx.m, old.c, fresh),
           relativeChange(d, old.diagonal),
         );
-        if (!refresh.includes(s)) this.counters.staleness_probes += 1;
-      }
-      if (refresh.includes(s)) {
-        this.#solve(ctx, s, grams[j], d);
-        this.counters.refreshes += 1;
-        this.#staleness.refreshed(ctx.epoch, s.index);
       }
     });
   }
 
-  /** Solves one pair's coefficients for this step and, for fngd, records them. */
+  /** Solves one pair's coefficients for this step and, for fngd, records them; returns them. */
   #solve(
     ctx: StepContext,
     s: WeightSite,
     gram: Float32Array,
     diagonal: Float32Array | undefined,
-  ): void {
+  ): Float32Array {
     const sol = solveSmwCoefficients(gram, ctx.m, this.alpha);
     this.counters.gram_computations += 1;
     this.counters.solves += 1;
@@ -263,7 +267,7 @@ export class SmwOptimizer extends BaseOptimizer {
       });
     }
     this.#fresh[s.index] = sol.coefficients;
-    if (this.schedule.everyStep) return;
+    if (this.schedule.everyStep) return sol.coefficients;
     const d = diagonal ?? new Float32Array(0);
     this.#solved.set(`${ctx.batch}:${s.index}`, {
       c: sol.coefficients,
@@ -278,6 +282,7 @@ export class SmwOptimizer extends BaseOptimizer {
       lambda: sol.lambda,
     });
     this.#record(ctx.epoch, s.index, sol.coefficients);
+    return sol.coefficients;
   }
 
   #record(epoch: number, layer: number, c: Float32Array): void {
