@@ -142,6 +142,8 @@ export async function loadBenchConfig(
     testLimit?: number;
     lrs?: Partial<Record<OptimizerName, number>>;
     valBleuRows?: number;
+    /** Replaces the config's seed (initial weights, shuffling and the validation split). */
+    seed?: number;
   },
 ): Promise<BenchConfig> {
   const raw = JSON.parse(await Deno.readTextFile(path));
@@ -151,6 +153,10 @@ export async function loadBenchConfig(
     notes.push(`epochs ${raw.epochs ?? "(default)"} -> ${overrides.epochs}`);
     input.epochs = overrides.epochs;
     notes.push(...fitSchedule(input, overrides.epochs));
+  }
+  if (overrides.seed !== undefined) {
+    notes.push(`seed ${raw.seed ?? "(default)"} -> ${overrides.seed}`);
+    input.seed = overrides.seed;
   }
   if (overrides.valBleuRows !== undefined) {
     notes.push(`val_bleu_rows ${overrides.valBleuRows}`);

@@ -31,6 +31,10 @@ export interface ReportOptions {
   grid: Grid;
   seeds: number;
   quick: boolean;
+  /** Runs at once (`--jobs`), each in its own process when above 1. */
+  jobs: number;
+  /** The suite's tasks, which name the report file. */
+  taskKeys: string[];
   /** Wall-clock seconds of the suite so far. */
   seconds: number;
 }
@@ -51,9 +55,12 @@ function methodLines(opts: ReportOptions): string[] {
     } of each optimizer's spec default at its default damping, then damping (Shampoo: epsilon) at x ${
       multipliers(opts.grid.damping)
     } of its default at the best lr; the setting with the best final validation metric wins (ties go to the lower final validation loss, then the earlier trial; a run that stopped, e.g. diverged, never wins). Other fields are the spec defaults, except that the config's own optimizer (fngd, and so fngd:refresh=auto) keeps the config's momentum and weight decay.`,
-    `Seeds: the chosen setting's tuning run is the first seed (the config's); the others rerun it with seed + 1, + 2, ... (the data and its split stay the same; initialization and shuffling change). Test metrics are mean (min-max) over seeds.`,
+    `Seeds: the chosen setting's tuning run is the first seed (the config's); the others rerun it with seed + 1, + 2, ... (the samples stay the same; the seed changes the validation split, initialization and shuffling). Test metrics are mean (min-max) over seeds.`,
     `Time to target: the first epoch whose validation metric reaches the target, and the training seconds (sum of epoch \`seconds\`, evaluation excluded) up to it; the mean is over the seeds that reached it.`,
     `Best at equal time: the budget is the smallest mean total training time among the task's optimizers; each seed's best validation metric among the epochs that ended within it, averaged over the seeds that had such an epoch.`,
+    opts.jobs > 1
+      ? `Runs: ${opts.jobs} at once, each a single-threaded process on a machine with ${navigator.hardwareConcurrency} cores, so each had a core of its own; their seconds are comparable with each other, less so with a run made alone.`
+      : `Runs: one at a time, in one process.`,
   ];
 }
 
@@ -207,9 +214,16 @@ async function taskLines(
   );
   const svgs = await writeCurves(result, opts);
   const seeds = result.optimizers[0]?.seeds.join(", ") ?? "-";
+  const partial = result.optimizers.length < result.planned;
   return [
     `## ${task.key}: \`${task.config}\``,
     "",
+    ...(partial
+      ? [
+        `PARTIAL: ${result.optimizers.length} of ${result.planned} optimizers had finished when this was written.`,
+        "",
+      ]
+      : []),
     `Samples ${result.samples} (limit ${task.limit}), ${task.epochs} epochs, test samples: ${
       task.testLimit ? `the first ${task.testLimit}` : "all"
     }; seeds ${seeds}. Target: ${task.targetNote}. Changed for the bench: ${
@@ -265,7 +279,10 @@ export async function writeConvergenceReport(
     ...methodLines(opts).flatMap((l) => [l, ""]),
   ];
   for (const r of results) lines.push(...await taskLines(r, opts));
-  const path = join(opts.resultsDir, `convergence_${opts.backend}.md`);
+  const path = join(
+    opts.resultsDir,
+    `convergence_${opts.backend}_${opts.taskKeys.join("_")}.md`,
+  );
   await Deno.writeTextFile(path, lines.join("\n"));
   return path;
 }

@@ -92,26 +92,36 @@ export async function tuneOptimizer(
   const defaults = optimizerDefaults(cfg, label);
   const trials: Trial[] = [];
   const rows = new Map<string, Row>();
-  const attempt = async (lr: number, damping?: number) => {
-    const variant = variantLabel(
-      label,
-      lr,
-      damping === undefined
-        ? undefined
-        : { field: defaults.dampingField!, value: damping },
-    );
-    if (rows.has(variant)) return;
-    const row = await run(variant);
-    rows.set(variant, row);
-    trials.push({
-      variant,
-      lr: short(lr),
-      ...(damping === undefined ? {} : { damping: short(damping) }),
-      val: finalVal(row),
-      ...(row.error
-        ? {}
-        : { valLoss: row.epochs.at(-1)?.val_loss ?? undefined }),
-      ...(row.error ? { error: row.error } : {}),
+  // A group's runs go out together (a pool may run them at once); their
+  // trials are recorded in grid order, so ties resolve the same either way.
+  const attemptAll = async (points: { lr: number; damping?: number }[]) => {
+    const fresh = new Map<string, { lr: number; damping?: number }>();
+    for (const { lr, damping } of points) {
+      const variant = variantLabel(
+        label,
+        lr,
+        damping === undefined
+          ? undefined
+          : { field: defaults.dampingField!, value: damping },
+      );
+      if (!rows.has(variant) && !fresh.has(variant)) {
+        fresh.set(variant, { lr, damping });
+      }
+    }
+    const done = await Promise.all([...fresh.keys()].map((v) => run(v)));
+    [...fresh].forEach(([variant, { lr, damping }], i) => {
+      const row = done[i];
+      rows.set(variant, row);
+      trials.push({
+        variant,
+        lr: short(lr),
+        ...(damping === undefined ? {} : { damping: short(damping) }),
+        val: finalVal(row),
+        ...(row.error
+          ? {}
+          : { valLoss: row.epochs.at(-1)?.val_loss ?? undefined }),
+        ...(row.error ? { error: row.error } : {}),
+      });
     });
   };
   const wins = (t: Trial, b: Trial) =>
@@ -120,10 +130,13 @@ export async function tuneOptimizer(
       better(t.valLoss, b.valLoss, "lower"));
   const best = () => trials.reduce((b, t) => wins(t, b) ? t : b, trials[0]);
 
-  for (const m of grid.lr) await attempt(defaults.lr * m, defaults.damping);
+  await attemptAll(
+    grid.lr.map((m) => ({ lr: defaults.lr * m, damping: defaults.damping })),
+  );
   const lr = best().lr;
   if (defaults.damping !== undefined) {
-    for (const m of grid.damping) await attempt(lr, defaults.damping * m);
+    const damping = defaults.damping;
+    await attemptAll(grid.damping.map((m) => ({ lr, damping: damping * m })));
   }
   let chosen = best();
   if (chosen.val === undefined) {

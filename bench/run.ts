@@ -12,7 +12,7 @@
  * `--limit` override the config's, `--test-limit N` keeps the first N test
  * samples (test BLEU decodes each one), `--val-bleu-rows N` decodes N
  * validation rows for val_bleu each epoch, `--lr sgd=0.01,...` replaces
- * learning rates (the report says so); `--profile auto|always|never` adds a
+ * learning rates (the report says so), `--seed N` replaces the config's seed; `--profile auto|always|never` adds a
  * step profile (auto: when the inverse-free target is missed or was not
  * measured); `--no-warmup` skips the untimed warm-up. One report per config and
  * backend under bench/results/ (`--results-dir`), with the command that
@@ -23,9 +23,15 @@
  * task, reruns the chosen settings on seeds, and reports time to target,
  * best at equal time and learning curves (bench/convergence.ts). `--quick`
  * checks every code path on synthetic data in seconds, in a temporary
- * directory unless `--results-dir` is given.
+ * directory unless `--results-dir` is given. `--jobs N` runs N trainings at
+ * once, each in a child process on its own core (bench/trial_pool.ts).
+ *
+ * `--wasm-dir DIR` points the wasm backend at its .wasm binaries, for a
+ * bundled build (`deno bundle`) that has no node_modules.
  */
 import { parseArgs } from "node:util";
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { resolve } from "node:path";
 import {
   BACKEND_NAMES,
   type BackendName,
@@ -38,6 +44,7 @@ import { loadBenchConfig, parseVariant } from "./config_bench.ts";
 import { benchConfig } from "./config_report.ts";
 import { benchGramMemory } from "./gram_memory.ts";
 import { benchConvergence } from "./convergence.ts";
+import { runTrialMain } from "./trial_pool.ts";
 import {
   FULL_GRID,
   OPTIMIZERS,
@@ -81,6 +88,12 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     tasks: { type: "string" },
     seeds: { type: "string" },
+    jobs: { type: "string", default: "1" },
+    seed: { type: "string" },
+    "wasm-dir": { type: "string" },
+    trial: { type: "string" },
+    "trial-seed": { type: "string" },
+    "trial-out": { type: "string" },
   },
 });
 
@@ -150,8 +163,26 @@ if (!["auto", "always", "never"].includes(profile)) {
   fail("--profile must be auto, always or never");
 }
 
-await initBackend(backend);
-if (values["gram-memory"]) {
+// Absolute, because the wasm loader does not resolve paths against the cwd.
+const wasmDir = values["wasm-dir"] && resolve(values["wasm-dir"]);
+await initBackend(backend, { wasmDir });
+if (values.trial !== undefined) {
+  // A child of `--suite convergence --jobs N`: one run, its row to a file.
+  if (configs.length !== 1 || !values["trial-out"]) {
+    fail("--trial needs one --config and --trial-out");
+  }
+  const seed = values["trial-seed"];
+  await runTrialMain({
+    config: configs[0],
+    variant: values.trial,
+    seed: seed === undefined ? undefined : Number(seed),
+    epochs,
+    limit,
+    testLimit,
+    warmup: !values["no-warmup"],
+    out: values["trial-out"],
+  });
+} else if (values["gram-memory"]) {
   await benchGramMemory({
     batch: positive("batch", values.batch)!,
     positions: positive("positions", values.positions)!,
@@ -187,6 +218,7 @@ if (values["gram-memory"]) {
       testLimit,
       lrs,
       valBleuRows,
+      seed: values.seed === undefined ? undefined : Number(values.seed),
     });
     written.push(
       await benchConfig(cfg, {
@@ -235,7 +267,18 @@ async function runConvergence(): Promise<void> {
     !OPTIMIZER_NAMES.includes(parseVariant(label).name)
   );
   if (unknown.length) fail(`unknown optimizers: ${unknown.join(", ")}`);
+  const jobs = positive("jobs", values.jobs)!;
   await benchConvergence({
+    jobs,
+    // A child runs this same entry point (source or bundle) on the same backend.
+    childArgs: [
+      "run",
+      "--allow-all",
+      fromFileUrl(Deno.mainModule),
+      "--backend",
+      backend,
+      ...(wasmDir ? ["--wasm-dir", wasmDir] : []),
+    ],
     backend,
     tasks,
     optimizers,

@@ -41,21 +41,42 @@ async function loadTensorflowBackend(): Promise<void> {
 
 /** Folder holding the wasm binaries, resolved from the package itself so any cwd works. */
 function wasmDirectory(): string {
-  const entry = import.meta.resolve("@tensorflow/tfjs-backend-wasm");
+  let entry: string;
+  try {
+    entry = import.meta.resolve("@tensorflow/tfjs-backend-wasm");
+  } catch {
+    // A bundled build (`deno bundle`) has no node_modules to resolve from.
+    throw new EngineError(
+      "backend_unavailable",
+      "the wasm backend cannot find its .wasm binaries: no @tensorflow/tfjs-backend-wasm " +
+        "package is installed here; pass the folder holding tfjs-backend-wasm*.wasm (wasmDir)",
+    );
+  }
   const url = new URL("./", entry);
   return url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
+}
+
+export interface InitBackendOptions {
+  /** Folder of the tfjs-backend-wasm binaries, for builds without node_modules. */
+  wasmDir?: string;
 }
 
 /**
  * Makes `name` the active TF.js backend.
  * @throws {EngineError} `backend_unavailable` when it cannot be initialised.
  */
-export async function initBackend(name: BackendName = "wasm"): Promise<void> {
+export async function initBackend(
+  name: BackendName = "wasm",
+  opts: InitBackendOptions = {},
+): Promise<void> {
   if (tf.getBackend() === name) return;
   if (name === "tensorflow" && !tf.findBackend("tensorflow")) {
     await loadTensorflowBackend();
   }
-  if (name === "wasm") setWasmPaths(wasmDirectory());
+  if (name === "wasm") {
+    const dir = opts.wasmDir ?? wasmDirectory();
+    setWasmPaths(dir.endsWith("/") ? dir : `${dir}/`);
+  }
   const ok = await tf.setBackend(name);
   if (!ok) {
     throw new EngineError(

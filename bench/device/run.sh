@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine, from the repository root, with .device/ carried
+# (bench/device/README.md): unpacks Deno, puts the cut Fashion-MNIST where
+# the engine looks for it, installs the Vulkan loader for WebGPU, then runs
+# `deno task bench` with the given arguments through the bundled bench.
+#   bash bench/device/run.sh --config examples/fashion_mnist_mlp.json --backend webgpu ...
+set -euo pipefail
+dev=.device
+if [ ! -x /tmp/deno ]; then
+  # python3 is on the GPU image; xz may not be.
+  python3 -c "import lzma, shutil; shutil.copyfileobj(lzma.open('$dev/deno.xz'), open('/tmp/deno', 'wb'))"
+  chmod +x /tmp/deno
+fi
+mkdir -p /usr/share/datasets/fashion-mnist
+cp -n "$dev"/fashion-mnist/*.gz /usr/share/datasets/fashion-mnist/
+if ! ldconfig -p | grep -q libvulkan.so.1; then
+  for f in "$dev"/gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd"; fi
+export DENO_DIR=/tmp/deno_dir
+exec /tmp/deno run --allow-all "$dev/bench.js" --wasm-dir "$dev" "$@"
