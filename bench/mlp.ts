@@ -166,13 +166,16 @@ async function runFit(data: Dataset, epochs: number): Promise<Row> {
   }
   let testAccuracy: number | undefined;
   if (split.test) {
-    testAccuracy = tf.tidy(() => {
+    const accuracy = tf.tidy(() => {
       const tx = tf.tensor2d(split.test!.x, [split.test!.count, 784]);
       const labels = tf.tensor2d(split.test!.targets!, [split.test!.count, 10])
         .argMax(1);
       const pred = (model.predict(tx) as tf.Tensor).argMax(1);
-      return tf.mean(tf.cast(tf.equal(pred, labels), "float32")).dataSync()[0];
+      return tf.mean(tf.cast(tf.equal(pred, labels), "float32"));
     });
+    // An asynchronous read: webgpu cannot read synchronously under Deno.
+    testAccuracy = (await accuracy.data())[0];
+    accuracy.dispose();
   }
   x.dispose();
   y.dispose();

@@ -4,8 +4,11 @@
  */
 import { z } from "zod";
 
-/** TF.js backends a worker can use. */
-export const BACKENDS = ["wasm", "cpu", "tensorflow"] as const;
+/**
+ * TF.js backends a worker can use: the engine's BACKEND_NAMES, repeated so
+ * that reading the config does not load TF.js (a test keeps them equal).
+ */
+export const BACKENDS = ["wasm", "cpu", "tensorflow", "webgpu"] as const;
 
 /** Raised when the environment is invalid; the message lists every bad variable. */
 export class ConfigError extends Error {

@@ -1,6 +1,11 @@
 /** loadConfig: every variable parsed once, with errors that name the variable. */
 import assert from "node:assert/strict";
-import { ConfigError, isLoopbackHost, loadConfig } from "../src/config.ts";
+import {
+  BACKENDS,
+  ConfigError,
+  isLoopbackHost,
+  loadConfig,
+} from "../src/config.ts";
 
 Deno.test("loadConfig fills in defaults", () => {
   const c = loadConfig({});
@@ -45,7 +50,7 @@ Deno.test("loadConfig reports every bad variable by name", () => {
     () =>
       loadConfig({
         PORT: "http",
-        FNGD_BACKEND: "webgpu",
+        FNGD_BACKEND: "gpu",
         API_KEYS: "justakey",
         MAX_UPLOAD_BYTES: "lots",
         DATABASE_URL: "mysql://x",
@@ -58,7 +63,7 @@ Deno.test("loadConfig reports every bad variable by name", () => {
       );
       assert.match(
         e.message,
-        /FNGD_BACKEND must be one of wasm, cpu, tensorflow, got "webgpu"/,
+        /FNGD_BACKEND must be one of wasm, cpu, tensorflow, webgpu, got "gpu"/,
       );
       assert.match(e.message, /API_KEYS entries must look like key:tenant/);
       assert.match(e.message, /MAX_UPLOAD_BYTES must be a positive size/);
@@ -75,4 +80,9 @@ Deno.test("isLoopbackHost accepts only loopback names", () => {
   for (const h of ["0.0.0.0", "10.0.0.1", "::", "example.com"]) {
     assert.equal(isLoopbackHost(h), false, h);
   }
+});
+
+Deno.test("FNGD_BACKEND accepts exactly the engine's backends", async () => {
+  const { BACKEND_NAMES } = await import("../src/engine/backend.ts");
+  assert.deepEqual([...BACKENDS], [...BACKEND_NAMES]);
 });

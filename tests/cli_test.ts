@@ -181,7 +181,7 @@ Deno.test("train CLI rejects bad input with readable messages and non-zero exits
         assert.equal(r1.code, 2);
         assert.match(
           r1.stderr,
-          /--backend must be one of wasm, cpu, tensorflow, got gpu/,
+          /--backend must be one of wasm, cpu, tensorflow, webgpu, got gpu/,
         );
         const r2 = await runCli([]);
         assert.equal(r2.code, 2);

@@ -27,6 +27,7 @@ export type ToThread =
 export type FromThread =
   | { type: "stop"; jobId: string; reason: "cancel" | "lost" }
   | { type: "log"; message: string }
+  | { type: "ready" }
   | { type: "closed" };
 
 /** What {@link HeartbeatThread.watch} needs. */
@@ -54,14 +55,18 @@ export class HeartbeatThread {
   #alive: ReturnType<typeof setInterval>;
   #onStop?: { jobId: string; fn: (reason: "cancel" | "lost") => void };
   #closed?: Promise<void>;
+  readonly #ready = Promise.withResolvers<void>();
 
   constructor(databaseUrl: string, private readonly log: (m: string) => void) {
+    // Handled where awaited; a failure nobody waits for is already logged.
+    this.#ready.promise.catch(() => {});
     this.#thread = new Worker(
       new URL("./heartbeat_thread.ts", import.meta.url),
       { type: "module" },
     );
     this.#thread.onmessage = (e: MessageEvent<FromThread>) => {
       const msg = e.data;
+      if (msg.type === "ready") this.#ready.resolve();
       if (msg.type === "log") this.log(msg.message);
       if (msg.type === "stop" && this.#onStop?.jobId === msg.jobId) {
         this.#onStop.fn(msg.reason);
@@ -70,11 +75,22 @@ export class HeartbeatThread {
     this.#thread.onerror = (e) => {
       // The lease would then lapse silently; say so loudly.
       this.log(`heartbeat thread failed: ${e.message}`);
+      this.#ready.reject(new Error(`heartbeat thread failed: ${e.message}`));
     };
     this.#send({ type: "open", databaseUrl, maxStallMs: MAX_STALL_MS });
     // Only runs when the main thread's event loop does: the thread's proof
     // that training is still making progress.
     this.#alive = setInterval(() => this.#send({ type: "alive" }), 1000);
+  }
+
+  /**
+   * Resolves once the thread has loaded and opened its connection. Loading
+   * can take seconds (a busy machine, another process holding the
+   * node_modules lock); a job claimed before then would see its lease lapse
+   * with nobody renewing it. Rejects when the thread fails to start.
+   */
+  get ready(): Promise<void> {
+    return this.#ready.promise;
   }
 
   /** Starts renewing `opts.lease`; call the returned function to stop. */

@@ -30,6 +30,7 @@ self.onmessage = async (e: MessageEvent<ToThread>) => {
     // beat during an outage from outliving the next one by much.
     db = createDb(msg.databaseUrl, { max: 1, connectTimeoutSeconds: 5 });
     maxStallMs = msg.maxStallMs;
+    post({ type: "ready" });
   } else if (msg.type === "alive") {
     aliveAt = Date.now();
   } else if (msg.type === "watch") {

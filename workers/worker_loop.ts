@@ -32,6 +32,15 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   );
   let backoffMs = opts.pollMs;
   try {
+    // No claim before the lease can be renewed; a shutdown meanwhile ends the wait.
+    if (!shutdown.aborted) {
+      await Promise.race([
+        heartbeats.ready,
+        new Promise((resolve) =>
+          shutdown.addEventListener("abort", resolve, { once: true })
+        ),
+      ]);
+    }
     while (!shutdown.aborted) {
       let claimed = false;
       try {

@@ -8,8 +8,9 @@ set -euo pipefail
 dev=.device
 if [ ! -x /tmp/deno ]; then
   # python3 is on the GPU image; xz may not be.
-  python3 -c "import lzma, shutil; shutil.copyfileobj(lzma.open('$dev/deno.xz'), open('/tmp/deno', 'wb'))"
-  chmod +x /tmp/deno
+  python3 -c "import lzma, shutil; shutil.copyfileobj(lzma.open('$dev/deno.xz'), open('/tmp/deno.part', 'wb'))"
+  chmod +x /tmp/deno.part
+  mv /tmp/deno.part /tmp/deno
 fi
 mkdir -p /usr/share/datasets/fashion-mnist
 cp -n "$dev"/fashion-mnist/*.gz /usr/share/datasets/fashion-mnist/
@@ -20,4 +21,7 @@ fi
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd"; fi
 export DENO_DIR=/tmp/deno_dir
+# With no arguments it only sets up, for scripts that then start several
+# benches at once.
+if [ $# -eq 0 ]; then exit 0; fi
 exec /tmp/deno run --allow-all "$dev/bench.js" --wasm-dir "$dev" "$@"

@@ -1,5 +1,5 @@
 /**
- * `deno task train --config job.json [--backend wasm|cpu|tensorflow]
+ * `deno task train --config job.json [--backend wasm|cpu|tensorflow|webgpu]
  * [--data-dir DIR] [--save-model DIR]`: trains with the engine and no
  * database, printing one JSON event per line in the API's event shape.
  */
@@ -17,7 +17,7 @@ import {
 import { resolveDataset } from "../datasets.ts";
 
 const USAGE =
-  "usage: deno task train --config job.json [--backend wasm|cpu|tensorflow] [--data-dir DIR] [--save-model DIR]";
+  "usage: deno task train --config job.json [--backend wasm|cpu|tensorflow|webgpu] [--data-dir DIR] [--save-model DIR]";
 
 /** A CLI failure with the message to print; exit code 2 for usage errors, 1 otherwise. */
 class CliError extends Error {

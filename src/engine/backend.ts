@@ -1,13 +1,14 @@
 /**
  * Backend selection. `wasm` is the default (its binaries ship in the npm
- * package); `tensorflow` needs libtensorflow, so it is loaded only on demand.
+ * package); `tensorflow` needs libtensorflow and `webgpu` a WebGPU adapter, so
+ * both are loaded only on demand.
  */
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { EngineError } from "./types.ts";
 
 /** Backends the engine can run on. */
-export const BACKEND_NAMES = ["wasm", "cpu", "tensorflow"] as const;
+export const BACKEND_NAMES = ["wasm", "cpu", "tensorflow", "webgpu"] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 // Bare specifiers resolve only when the user added the package to deno.json
@@ -37,6 +38,52 @@ async function loadTensorflowBackend(): Promise<void> {
       "use --backend wasm otherwise. Tried: " +
       failures.join("; "),
   );
+}
+
+/** Why this runtime has no usable WebGPU adapter, or undefined when it has one. */
+export async function missingWebgpu(): Promise<string | undefined> {
+  const hint = "on Debian, the Mesa drivers provide a software adapter " +
+    "(llvmpipe): `apt-get install mesa-vulkan-drivers libvulkan1` for Vulkan " +
+    "(or libegl1 libegl-mesa0 libgl1-mesa-dri for OpenGL ES)";
+  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
+  if (!gpu) {
+    return "this runtime has no WebGPU (navigator.gpu is undefined; Deno >= 2 " +
+      "has it built in)";
+  }
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter();
+  } catch (err) {
+    return `navigator.gpu.requestAdapter() failed (${
+      (err as Error).message
+    }); ${hint}`;
+  }
+  if (!adapter) {
+    return `navigator.gpu.requestAdapter() found no adapter; ${hint}`;
+  }
+  return undefined;
+}
+
+async function loadWebgpuBackend(): Promise<void> {
+  const missing = await missingWebgpu();
+  if (missing) {
+    throw new EngineError(
+      "backend_unavailable",
+      `the webgpu backend needs a WebGPU adapter: ${missing}; use --backend wasm otherwise`,
+    );
+  }
+  // Registers `webgpu` as a side effect. Loaded here, not at the top, so that
+  // other backends never pay for (or depend on) it. Its readSync (dataSync)
+  // emulates a synchronous GPU read by drawing into a 2D OffscreenCanvas,
+  // which Deno lacks (`clearRect` of null); no flag turns that off, so the
+  // trainer reads with data() (WebGPU maps buffers only asynchronously).
+  await import("@tensorflow/tfjs-backend-webgpu");
+  if (!tf.findBackend("webgpu") && !tf.engine().registryFactory["webgpu"]) {
+    throw new EngineError(
+      "backend_unavailable",
+      "@tensorflow/tfjs-backend-webgpu loaded but registered no backend",
+    );
+  }
 }
 
 /** Folder holding the wasm binaries, resolved from the package itself so any cwd works. */
@@ -72,6 +119,9 @@ export async function initBackend(
   if (tf.getBackend() === name) return;
   if (name === "tensorflow" && !tf.findBackend("tensorflow")) {
     await loadTensorflowBackend();
+  }
+  if (name === "webgpu" && !tf.engine().registryFactory["webgpu"]) {
+    await loadWebgpuBackend();
   }
   if (name === "wasm") {
     const dir = opts.wasmDir ?? wasmDirectory();

@@ -31,6 +31,35 @@ export function evaluate(
   split: HostSplit,
   loss: LossName,
 ): Evaluation {
+  const totals = evaluationTotals(model, split, loss);
+  const values = totals.dataSync();
+  totals.dispose();
+  return evaluationOf(split, values);
+}
+
+/**
+ * {@link evaluate} with an asynchronous read: the only one webgpu has (its
+ * synchronous read needs a 2D canvas).
+ */
+export async function evaluateAsync(
+  model: SequentialModel,
+  split: HostSplit,
+  loss: LossName,
+): Promise<Evaluation> {
+  const totals = evaluationTotals(model, split, loss);
+  try {
+    return evaluationOf(split, await totals.data());
+  } finally {
+    totals.dispose();
+  }
+}
+
+/** `[loss, metric, target tokens, exact matches]` summed over the split. */
+function evaluationTotals(
+  model: SequentialModel,
+  split: HostSplit,
+  loss: LossName,
+): tf.Tensor1D {
   const n = split.count;
   // Each chunk gets its own tidy: one tidy around the loop would keep every
   // chunk's activations alive until the end, i.e. a forward pass over the
@@ -66,8 +95,15 @@ export function evaluate(
     totals.dispose();
     totals = next;
   }
-  const [lossSum, metricSum, targetSum, exactSum] = totals.dataSync();
-  totals.dispose();
+  return totals;
+}
+
+function evaluationOf(
+  split: HostSplit,
+  totals: ArrayLike<number>,
+): Evaluation {
+  const [lossSum, metricSum, targetSum, exactSum] = Array.from(totals);
+  const n = split.count;
   if (split.sequences) {
     return {
       loss: lossSum / n,

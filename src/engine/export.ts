@@ -41,7 +41,12 @@ export async function exportModel(
   options: ExportOptions = {},
 ): Promise<ModelArtifacts> {
   // Token models have no TF.js layers counterpart: the engine's own format.
-  if (model.tokens) return exportEngineModel(model, options);
+  if (model.tokens) {
+    // An asynchronous read first: webgpu keeps what it read on the host, so
+    // the synchronous one below never needs its 2D-canvas read path.
+    await Promise.all([...model.variables().values()].map((v) => v.data()));
+    return exportEngineModel(model, options);
+  }
   const pairs: [tf.layers.Layer, () => tf.Tensor[]][] = [];
   const input = tf.input({ shape: model.inputShape });
   const head = (sink: ExportSink, logits: tf.SymbolicTensor) =>

@@ -31,7 +31,7 @@ import {
   type SplitData,
   splitData,
 } from "./batches.ts";
-import { evaluate, type Evaluation } from "./evaluate.ts";
+import { evaluateAsync, type Evaluation } from "./evaluate.ts";
 import { exportModel, type ModelArtifacts } from "./export.ts";
 import { meanLoss } from "./loss.ts";
 import { learningRateAt } from "./schedule.ts";
@@ -177,8 +177,8 @@ class TrainingRun {
       trainLoss = await this.#runEpoch(epoch, phase);
       const seconds = (this.now() - t0) / 1000;
       this.seconds[phase] = (this.seconds[phase] ?? 0) + seconds;
-      val = this.#evaluate(this.split.val) ?? val;
-      valBleu = this.#valBleu() ?? valBleu;
+      val = (await this.#evaluate(this.split.val)) ?? val;
+      valBleu = (await this.#valBleu()) ?? valBleu;
       await this.emit({
         type: "epoch",
         data: {
@@ -200,14 +200,14 @@ class TrainingRun {
       if (staleness) await this.emit({ type: "staleness", data: staleness });
       await this.optimizer.flush();
       if (this.options.onCheckpoint) {
-        await this.options.onCheckpoint(this.#checkpoint(epoch));
+        await this.options.onCheckpoint(await this.#checkpoint(epoch));
         await this.emit({ type: "checkpoint", data: { epoch } });
       }
     }
     if (Number.isNaN(trainLoss)) {
       // Resumed after the last epoch: report the checkpoint's model.
-      val = this.#evaluate(this.split.val);
-      valBleu = this.#valBleu();
+      val = await this.#evaluate(this.split.val);
+      valBleu = await this.#valBleu();
     }
     const result: TrainResult = {
       final: {
@@ -218,7 +218,7 @@ class TrainingRun {
       counters: { ...this.counters },
       seconds_by_phase: { ...this.seconds },
     };
-    const test = this.#evaluate(this.split.test);
+    const test = await this.#evaluate(this.split.test);
     if (test?.accuracy != null) result.final.test_accuracy = test.accuracy;
     if (test?.exactMatch != null) {
       result.final.test_exact_match = test.exactMatch;
@@ -226,7 +226,7 @@ class TrainingRun {
     if (test?.reconstructionError != null) {
       result.final.test_reconstruction_error = test.reconstructionError;
     }
-    const testBleu = this.#testBleu();
+    const testBleu = await this.#testBleu();
     if (testBleu !== undefined) result.final.test_bleu = testBleu;
     if (this.options.saveModel) {
       await this.options.saveModel(
@@ -245,7 +245,7 @@ class TrainingRun {
    * (sources decoded from the rows); undefined without sequences, a valid
    * vocabulary, validation rows or `val_bleu_rows`.
    */
-  #valBleu(): number | undefined {
+  #valBleu(): Promise<number | undefined> | undefined {
     const val = this.split.val;
     const rows = this.spec.val_bleu_rows;
     if (!this.tokenizer || !val || !val.sequences || rows === 0) {
@@ -261,7 +261,7 @@ class TrainingRun {
   }
 
   /** BLEU-4 of greedy decoding on every test pair, against its target text. */
-  #testBleu(): number | undefined {
+  #testBleu(): Promise<number | undefined> | undefined {
     const pairs = this.#data.sequences?.test?.pairs;
     if (!this.tokenizer || !pairs || pairs.length === 0) return undefined;
     return bleuOfSources(
@@ -280,8 +280,10 @@ class TrainingRun {
     return this.tokenizer ? { [name]: bleu ?? null } : {};
   }
 
-  #evaluate(split: HostSplit | undefined): Evaluation | undefined {
-    return split && evaluate(this.model, split, this.spec.loss);
+  async #evaluate(
+    split: HostSplit | undefined,
+  ): Promise<Evaluation | undefined> {
+    return split && await evaluateAsync(this.model, split, this.spec.loss);
   }
 
   /**
@@ -338,7 +340,7 @@ class TrainingRun {
       this.optimizer.setLearningRate(lr);
       await this.optimizer.beforeStep(epoch, batch);
       const before = { ...this.optimizer.counters };
-      const loss = this.#step(this.optimizer, epoch, batch);
+      const loss = await this.#step(this.optimizer, epoch, batch);
       await this.optimizer.afterStep();
       this.counters.steps += 1;
       for (const k of CURVATURE_COUNTERS) {
@@ -408,7 +410,7 @@ class TrainingRun {
    */
   async #rangeTest(): Promise<number> {
     const reference = defaultLearningRate(this.spec.optimizer.name);
-    const initial = readVariables(this.model.variables());
+    const initial = await readVariables(this.model.variables());
     const optimizer = createOptimizer(
       resolveOptimizerSpec(this.spec.optimizer, reference),
       this.model.trainable,
@@ -440,7 +442,7 @@ class TrainingRun {
           optimizer.setLearningRate(lr);
           try {
             await optimizer.beforeStep(epoch, batch);
-            const loss = this.#step(optimizer, epoch, batch);
+            const loss = await this.#step(optimizer, epoch, batch);
             await optimizer.afterStep();
             return loss;
           } catch (err) {
@@ -464,83 +466,90 @@ class TrainingRun {
   }
 
   /** Forward, backward to the probes, precondition, apply; returns the batch loss. */
-  #step(optimizer: Optimizer, epoch: number, batch: number): number {
+  async #step(
+    optimizer: Optimizer,
+    epoch: number,
+    batch: number,
+  ): Promise<number> {
     const start = this.plan.start(batch);
     const m = this.plan.size(batch);
     let loss = NaN;
     const captures: SiteCapture[] = [];
+    // A scope, not tf.tidy: the host reads are asynchronous (webgpu can read
+    // its buffers no other way), and a tidy cannot span an await. Steps run
+    // one at a time, so every tensor made meanwhile is this step's.
+    tf.engine().startScope();
     try {
-      tf.tidy(() => {
-        const { x: xb, y: yb } = this.split.train.rows(start, m);
-        const probes = this.model.probeShapes(m).map((s) => tf.zeros(s));
-        const sites = probes.length;
-        const pass: ForwardPass = {
-          mode: "train",
-          captures,
-          // Dropout masks from (seed, epoch, batch): a resume redraws them.
-          seed: deriveSeed(this.spec.seed, SEED_STREAM.dropout, epoch, batch),
-        };
-        // Plain parameters (batch norm) get their gradient from autograd
-        // with the probes'; without them this is the probes alone.
-        const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
-          meanLoss(
-            this.spec.loss,
-            this.model.forward(xb, { ...pass, probes: ps.slice(0, sites) }),
-            yb,
-            xb,
-          )
-        )([...probes, ...this.model.plain.map((p) => p.variable)]);
-        const outGrads = grads.slice(0, sites).map((g, i) =>
-          tf.reshape(g, [-1, this.model.trainable[i].units]) as tf.Tensor2D
-        );
-        let read = false;
-        const ctx: StepContext = {
-          epoch,
-          batch,
-          batches: this.plan.count,
-          m,
-          captures,
-          outGrads,
-          plainGrads: grads.slice(sites),
-          readHost: (tensors) => {
-            if (read) {
-              if (tensors.length === 0) return [];
-              const flat = tf.concat(tensors.map((t) => tf.reshape(t, [-1])));
-              const all = flat.dataSync() as Float32Array;
-              let at = 0;
-              return tensors.map((t) => all.subarray(at, at += t.size));
-            }
-            read = true;
-            // One transfer for the loss and everything the optimizer needs.
-            const flat = tf.concat([
-              tf.reshape(value, [1]),
-              ...tensors.map((t) => tf.reshape(t, [-1])),
-            ]);
-            const all = flat.dataSync() as Float32Array;
-            loss = all[0];
-            let offset = 1;
-            return tensors.map((t) => {
-              const part = all.subarray(offset, offset + t.size);
-              offset += t.size;
-              return part;
-            });
-          },
-        };
-        optimizer.step(ctx);
-        if (!read) loss = (value.dataSync() as Float32Array)[0];
-      });
+      const { x: xb, y: yb } = this.split.train.rows(start, m);
+      const probes = this.model.probeShapes(m).map((s) => tf.zeros(s));
+      const sites = probes.length;
+      const pass: ForwardPass = {
+        mode: "train",
+        captures,
+        // Dropout masks from (seed, epoch, batch): a resume redraws them.
+        seed: deriveSeed(this.spec.seed, SEED_STREAM.dropout, epoch, batch),
+      };
+      // Plain parameters (batch norm) get their gradient from autograd
+      // with the probes'; without them this is the probes alone.
+      const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
+        meanLoss(
+          this.spec.loss,
+          this.model.forward(xb, { ...pass, probes: ps.slice(0, sites) }),
+          yb,
+          xb,
+        )
+      )([...probes, ...this.model.plain.map((p) => p.variable)]);
+      const outGrads = grads.slice(0, sites).map((g, i) =>
+        tf.reshape(g, [-1, this.model.trainable[i].units]) as tf.Tensor2D
+      );
+      let read = false;
+      const ctx: StepContext = {
+        epoch,
+        batch,
+        batches: this.plan.count,
+        m,
+        captures,
+        outGrads,
+        plainGrads: grads.slice(sites),
+        readHost: async (tensors) => {
+          if (read) {
+            if (tensors.length === 0) return [];
+            const flat = tf.concat(tensors.map((t) => tf.reshape(t, [-1])));
+            const all = await flat.data() as Float32Array;
+            let at = 0;
+            return tensors.map((t) => all.subarray(at, at += t.size));
+          }
+          read = true;
+          // One transfer for the loss and everything the optimizer needs.
+          const flat = tf.concat([
+            tf.reshape(value, [1]),
+            ...tensors.map((t) => tf.reshape(t, [-1])),
+          ]);
+          const all = await flat.data() as Float32Array;
+          loss = all[0];
+          let offset = 1;
+          return tensors.map((t) => {
+            const part = all.subarray(offset, offset + t.size);
+            offset += t.size;
+            return part;
+          });
+        },
+      };
+      await optimizer.step(ctx);
+      if (!read) loss = (await value.data() as Float32Array)[0];
     } finally {
+      tf.engine().endScope();
       for (const c of captures) c.inputs.dispose();
     }
     return loss;
   }
 
-  #checkpoint(epoch: number): Checkpoint {
+  async #checkpoint(epoch: number): Promise<Checkpoint> {
     return {
       epoch,
       seed: this.spec.seed,
-      weights: readVariables(this.model.variables()),
-      optimizer_state: readVariables(this.optimizer.stateVariables()),
+      weights: await readVariables(this.model.variables()),
+      optimizer_state: await readVariables(this.optimizer.stateVariables()),
       counters: { ...this.counters },
       seconds_by_phase: { ...this.seconds },
       scalars: {
@@ -573,12 +582,15 @@ class TrainingRun {
   }
 }
 
-function readVariables(
+async function readVariables(
   vars: Map<string, tf.Variable>,
-): Record<string, NamedArray> {
+): Promise<Record<string, NamedArray>> {
   const out: Record<string, NamedArray> = {};
   for (const [name, v] of vars) {
-    out[name] = { shape: [...v.shape], data: v.dataSync() as Float32Array };
+    out[name] = {
+      shape: [...v.shape],
+      data: await v.data() as Float32Array,
+    };
   }
   return out;
 }

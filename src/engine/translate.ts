@@ -28,6 +28,42 @@ export function greedyDecode(
   model: SequentialModel,
   prompts: readonly (readonly number[])[],
 ): number[][] {
+  const steps = decodeSteps(model, prompts);
+  let step = steps.next();
+  while (!step.done) {
+    const values = step.value.dataSync() as Int32Array;
+    step.value.dispose();
+    step = steps.next(values);
+  }
+  return step.value;
+}
+
+/**
+ * {@link greedyDecode} with asynchronous reads: the only ones webgpu has (its
+ * synchronous read needs a 2D canvas).
+ */
+export async function greedyDecodeAsync(
+  model: SequentialModel,
+  prompts: readonly (readonly number[])[],
+): Promise<number[][]> {
+  const steps = decodeSteps(model, prompts);
+  let step = steps.next();
+  while (!step.done) {
+    const values = await step.value.data() as Int32Array;
+    step.value.dispose();
+    step = steps.next(values);
+  }
+  return step.value;
+}
+
+/**
+ * The decoding loop, read by its driver: yields each pass's argmax tensor
+ * (the driver reads and disposes it) and takes back its values.
+ */
+function* decodeSteps(
+  model: SequentialModel,
+  prompts: readonly (readonly number[])[],
+): Generator<tf.Tensor, number[][], Int32Array> {
   const length = rowLength(model);
   const out: number[][] = prompts.map(() => []);
   const chunk = evalChunkRows(length);
@@ -57,8 +93,7 @@ export function greedyDecode(
         );
         return tf.argMax(model.forward(x), 2);
       });
-      const argmax = next.dataSync() as Int32Array;
-      next.dispose();
+      const argmax = yield next;
       for (let i = 0; i < size; i++) {
         if (!active[i]) continue;
         const token = argmax[i * width + used[i] - 1];
@@ -103,15 +138,21 @@ export function tryTokenizer(vocabulary: Vocabulary): Tokenizer | undefined {
 }
 
 /** Corpus BLEU-4 of the greedy translations of `sources` against `references`. */
-export function bleuOfSources(
+export async function bleuOfSources(
   model: SequentialModel,
   tokenizer: Tokenizer,
   sources: readonly string[],
   references: readonly string[],
-): number {
+): Promise<number> {
   if (sources.length === 0) return 0;
-  return corpusBleuOfTexts(translate(model, tokenizer, sources), references)
-    .bleu;
+  const generated = await greedyDecodeAsync(
+    model,
+    sources.map((s) => tokenizer.encodePrompt(s)),
+  );
+  return corpusBleuOfTexts(
+    generated.map((ids) => tokenizer.decode(ids)),
+    references,
+  ).bleu;
 }
 
 /**
@@ -120,13 +161,13 @@ export function bleuOfSources(
  * reference its target decoded by {@link Tokenizer.decodeTarget}. At most
  * `maxRows` rows, the first ones.
  */
-export function bleuOfRows(
+export async function bleuOfRows(
   model: SequentialModel,
   tokenizer: Tokenizer,
   tokens: Int32Array,
   length: number,
   maxRows = Infinity,
-): number {
+): Promise<number> {
   const n = Math.min(tokens.length / length, maxRows);
   if (n <= 0) return 0;
   const prompts: number[][] = [];
@@ -137,7 +178,7 @@ export function bleuOfRows(
     prompts.push(Array.from(row.subarray(0, sep < 0 ? length : sep + 1)));
     references.push(tokenizer.decodeTarget(row));
   }
-  const hypotheses = greedyDecode(model, prompts).map((ids) =>
+  const hypotheses = (await greedyDecodeAsync(model, prompts)).map((ids) =>
     tokenizer.decode(ids)
   );
   return corpusBleuOfTexts(hypotheses, references).bleu;

@@ -17,7 +17,7 @@ import {
 } from "../linalg.ts";
 import { EngineError } from "../types.ts";
 import type { WeightSite } from "../layers/mod.ts";
-import { BaseOptimizer, type StepContext } from "./optimizer.ts";
+import { afterRead, BaseOptimizer, type StepContext } from "./optimizer.ts";
 import type { UpdateRule } from "./update_rules.ts";
 
 /** One site's K-FAC state. */
@@ -89,7 +89,7 @@ export class KfacOptimizer extends BaseOptimizer {
     });
   }
 
-  step(ctx: StepContext): void {
+  step(ctx: StepContext): void | Promise<void> {
     // The first batch seeds the averages; afterwards they decay.
     const w = this.#steps === 0 ? 1 : 1 - this.decay;
     this.sites.forEach((s, i) => {
@@ -102,23 +102,31 @@ export class KfacOptimizer extends BaseOptimizer {
       f.a.assign(tf.add(tf.mul(f.a, 1 - w), tf.mul(batch.a, w)));
       f.g.assign(tf.add(tf.mul(f.g, 1 - w), tf.mul(batch.g, w)));
     });
-    if (this.#steps % this.invEvery === 0) this.#refreshInverses(ctx);
-    this.#steps += 1;
-    this.apply(
-      this.sites.map((s, i) => {
-        const f = this.#factors[i];
-        const grad = s.math.meanGradient(
-          ctx.captures[s.index],
-          ctx.outGrads[s.index],
-        );
-        return s.math.kfacPrecondition(grad, f.aInv, f.gInv);
-      }),
-      ctx.plainGrads,
-    );
+    const refreshed = this.#steps % this.invEvery === 0
+      ? this.#refreshInverses(ctx)
+      : undefined;
+    return afterRead(refreshed, () => {
+      this.#steps += 1;
+      this.apply(
+        this.sites.map((s, i) => {
+          const f = this.#factors[i];
+          const grad = s.math.meanGradient(
+            ctx.captures[s.index],
+            ctx.outGrads[s.index],
+          );
+          return s.math.kfacPrecondition(grad, f.aInv, f.gInv);
+        }),
+        ctx.plainGrads,
+      );
+    });
   }
 
-  #refreshInverses(ctx: StepContext): void {
-    const host = ctx.readHost(this.#factors.flatMap((f) => [f.a, f.g]));
+  #refreshInverses(ctx: StepContext): void | Promise<void> {
+    const read = ctx.readHost(this.#factors.flatMap((f) => [f.a, f.g]));
+    return afterRead(read, (host) => this.#invert(host));
+  }
+
+  #invert(host: Float32Array[]): void {
     this.#factors.forEach((f, i) => {
       const na = f.a.shape[1];
       const ng = f.g.shape[0];

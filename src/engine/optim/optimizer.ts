@@ -19,7 +19,25 @@ import type {
 } from "../types.ts";
 import type { UpdateRule } from "./update_rules.ts";
 
-/** What one step hands the optimizer; valid only inside the step's `tf.tidy`. */
+/**
+ * Host copies of tensors: at once where the backend reads synchronously,
+ * later where it cannot (webgpu: WebGPU maps buffers only asynchronously).
+ */
+export type HostRead = Float32Array[] | Promise<Float32Array[]>;
+
+/**
+ * Runs `then` on `read`'s arrays: synchronously when they are already there,
+ * so that a step driven with synchronous reads still completes inside its
+ * caller's `tf.tidy`; otherwise once they arrive.
+ */
+export function afterRead<A, T>(
+  read: A | Promise<A>,
+  then: (host: A) => T,
+): T | Promise<T> {
+  return read instanceof Promise ? read.then(then) : then(read);
+}
+
+/** What one step hands the optimizer; valid only until the step completes. */
 export interface StepContext {
   epoch: number;
   batch: number;
@@ -39,9 +57,10 @@ export interface StepContext {
   /**
    * Reads `tensors` to the host, the first call together with the loss.
    * Each call is a sync point: call it once per step unless a decision needs
-   * what an earlier read returned (fngd's auto refresh).
+   * what an earlier read returned (fngd's auto refresh). Continue with
+   * {@link afterRead}: the trainer's reads are asynchronous.
    */
-  readHost(tensors: tf.Tensor[]): Float32Array[];
+  readHost(tensors: tf.Tensor[]): HostRead;
 }
 
 /** Counters every optimizer keeps; only SMW and K-FAC ever increase them. */
@@ -55,8 +74,11 @@ export interface Optimizer {
   beforeStep(epoch: number, batch: number): Promise<void>;
   /** Sets the learning rate of the following steps (the schedule's, per step). */
   setLearningRate(lr: number): void;
-  /** Preconditions and applies one step; synchronous, inside the step's tidy. */
-  step(ctx: StepContext): void;
+  /**
+   * Preconditions and applies one step; synchronous unless it reads the
+   * host (then it resolves after the read and the rest of the step).
+   */
+  step(ctx: StepContext): void | Promise<void>;
   /** Async work after a step (e.g. persisting new coefficients). */
   afterStep(): Promise<void>;
   /** Makes all state that later epochs need durable; called before checkpoints. */
@@ -96,7 +118,7 @@ export abstract class BaseOptimizer implements Optimizer {
     readonly rule: UpdateRule,
   ) {}
 
-  abstract step(ctx: StepContext): void;
+  abstract step(ctx: StepContext): void | Promise<void>;
 
   setLearningRate(lr: number): void {
     this.rule.lr = lr;

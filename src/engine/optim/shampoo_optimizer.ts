@@ -23,7 +23,7 @@ import { inverseRoot } from "../linalg.ts";
 import { matMulT } from "../ops.ts";
 import type { WeightSite } from "../layers/mod.ts";
 import { EngineError } from "../types.ts";
-import { BaseOptimizer, type StepContext } from "./optimizer.ts";
+import { afterRead, BaseOptimizer, type StepContext } from "./optimizer.ts";
 import type { UpdateRule } from "./update_rules.ts";
 import { stackGrad, unstackGrad } from "./_stacked.ts";
 
@@ -74,21 +74,25 @@ export class ShampooOptimizer extends BaseOptimizer {
     });
   }
 
-  step(ctx: StepContext): void {
+  step(ctx: StepContext): void | Promise<void> {
     const grads = this.sites.map((s) =>
       stackGrad(
         s.math.meanGradient(ctx.captures[s.index], ctx.outGrads[s.index]),
       )
     );
     this.#accumulate(grads);
-    if (this.#steps % this.config.updateEvery === 0) this.#refreshRoots(ctx);
-    this.#steps += 1;
-    this.apply(
-      this.sites.map((s, i) =>
-        unstackGrad(this.#direction(grads[i], this.#stats[i]), !!s.bias)
-      ),
-      ctx.plainGrads,
-    );
+    const refreshed = this.#steps % this.config.updateEvery === 0
+      ? this.#refreshRoots(ctx)
+      : undefined;
+    return afterRead(refreshed, () => {
+      this.#steps += 1;
+      this.apply(
+        this.sites.map((s, i) =>
+          unstackGrad(this.#direction(grads[i], this.#stats[i]), !!s.bias)
+        ),
+        ctx.plainGrads,
+      );
+    });
   }
 
   #accumulate(grads: tf.Tensor2D[]): void {
@@ -122,8 +126,12 @@ export class ShampooOptimizer extends BaseOptimizer {
     return tf.mul(d, scale);
   }
 
-  #refreshRoots(ctx: StepContext): void {
-    const host = ctx.readHost(this.#stats.flatMap((st) => [st.l, st.r]));
+  #refreshRoots(ctx: StepContext): void | Promise<void> {
+    const read = ctx.readHost(this.#stats.flatMap((st) => [st.l, st.r]));
+    return afterRead(read, (host) => this.#setRoots(host));
+  }
+
+  #setRoots(host: Float32Array[]): void {
     const eps = this.config.epsilon;
     this.#stats.forEach((st, i) => {
       const l = host[2 * i];

@@ -14,7 +14,7 @@ import type {
   Phase,
   StalenessEventData,
 } from "../types.ts";
-import { BaseOptimizer, type StepContext } from "./optimizer.ts";
+import { afterRead, BaseOptimizer, type StepContext } from "./optimizer.ts";
 import type { UpdateRule } from "./update_rules.ts";
 import {
   directionCosine,
@@ -128,7 +128,7 @@ export class SmwOptimizer extends BaseOptimizer {
     return column;
   }
 
-  step(ctx: StepContext): void {
+  step(ctx: StepContext): void | Promise<void> {
     const inverseFree = this.phase(ctx.epoch) === "inverse_free";
     const keyOf = (s: WeightSite) => `${ctx.batch}:${s.index}`;
     const missing = this.sites.filter((s) =>
@@ -163,28 +163,32 @@ export class SmwOptimizer extends BaseOptimizer {
       s.math.gramDiagonal(ctx.captures[s.index], ctx.outGrads[s.index], ctx.m);
     const gramOf = (s: WeightSite) =>
       s.math.gram(ctx.captures[s.index], ctx.outGrads[s.index], ctx.m);
-    const host = ctx.readHost([
+    const read = ctx.readHost([
       ...missing.map(gramOf),
       ...watch.map(diagonalOf),
     ]);
-    const diagonals = new Map<number, Float32Array>();
-    watch.forEach((s, j) =>
-      diagonals.set(s.index, host[missing.length + j].slice())
-    );
-    missing.forEach((s, j) =>
-      this.#solve(ctx, s, host[j], diagonals.get(s.index))
-    );
-    if (inverseFree && watch.length > 0) {
-      this.#checkDrift(ctx, missing, diagonals, probe, gramOf);
-    }
-    const dirs: SiteGrad[] = this.sites.map((s) =>
-      s.math.weightedGradient(
-        ctx.captures[s.index],
-        ctx.outGrads[s.index],
-        this.#column(ctx.batch, s.index, ctx.m, this.#fresh[s.index]),
-      )
-    );
-    this.apply(dirs, ctx.plainGrads);
+    const checked = afterRead(read, (host) => {
+      const diagonals = new Map<number, Float32Array>();
+      watch.forEach((s, j) =>
+        diagonals.set(s.index, host[missing.length + j].slice())
+      );
+      missing.forEach((s, j) =>
+        this.#solve(ctx, s, host[j], diagonals.get(s.index))
+      );
+      if (inverseFree && watch.length > 0) {
+        return this.#checkDrift(ctx, missing, diagonals, probe, gramOf);
+      }
+    });
+    return afterRead(checked, () => {
+      const dirs: SiteGrad[] = this.sites.map((s) =>
+        s.math.weightedGradient(
+          ctx.captures[s.index],
+          ctx.outGrads[s.index],
+          this.#column(ctx.batch, s.index, ctx.m, this.#fresh[s.index]),
+        )
+      );
+      this.apply(dirs, ctx.plainGrads);
+    });
   }
 
   /**
@@ -199,7 +203,7 @@ export class SmwOptimizer extends BaseOptimizer {
     diagonals: Map<number, Float32Array>,
     probe: boolean,
     gramOf: (s: WeightSite) => tf.Tensor2D,
-  ): void {
+  ): void | Promise<void> {
     const refresh: WeightSite[] = [];
     const measure: WeightSite[] = [];
     for (const s of this.sites) {
@@ -215,7 +219,22 @@ export class SmwOptimizer extends BaseOptimizer {
       if (stale || probe) measure.push(s);
     }
     if (measure.length === 0) return;
-    const grams = ctx.readHost(measure.map(gramOf));
+    return afterRead(
+      ctx.readHost(measure.map(gramOf)),
+      (grams) =>
+        this.#remeasure(ctx, measure, refresh, diagonals, probe, grams),
+    );
+  }
+
+  /** Re-solves the `measure` pairs from their fresh Grams (see #checkDrift). */
+  #remeasure(
+    ctx: StepContext,
+    measure: WeightSite[],
+    refresh: WeightSite[],
+    diagonals: Map<number, Float32Array>,
+    probe: boolean,
+    grams: Float32Array[],
+  ): void {
     measure.forEach((s, j) => {
       // `old` is the reused entry; a refresh below replaces it in #solved.
       const old = this.#solved.get(`${ctx.batch}:${s.index}`)!;
