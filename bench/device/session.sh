@@ -43,7 +43,8 @@ if [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd"; fi
   nvidia-smi -L 2>&1 || true
   ls /usr/local/nvidia/share/vulkan/icd.d/ 2>&1 || true
   /tmp/deno eval 'const a = await navigator.gpu?.requestAdapter();
-    console.log("webgpu adapter:", a ? JSON.stringify(a.info) : a)' 2>&1 || true
+    const i = a?.info;
+    console.log("webgpu adapter:", i ? [i.vendor, i.architecture, i.device, i.description].join(" | ") : a)' 2>&1 || true
 } >"$out/machine.txt"
 
 timeout "$limit_s" bash $run --suite convergence --tasks resnet --jobs "$jobs" \
