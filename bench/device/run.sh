@@ -13,13 +13,20 @@ if [ ! -x /tmp/deno ]; then
   mv /tmp/deno.part /tmp/deno
 fi
 mkdir -p /usr/share/datasets/fashion-mnist
-cp -n "$dev"/fashion-mnist/*.gz /usr/share/datasets/fashion-mnist/
+# Never over a full copy installed there.
+for f in "$dev"/fashion-mnist/*.gz; do
+  [ -e "/usr/share/datasets/fashion-mnist/${f##*/}" ] || cp "$f" /usr/share/datasets/fashion-mnist/
+done
 if ! ldconfig -p | grep -q libvulkan.so.1; then
   for f in "$dev"/gl/*.deb; do dpkg -x "$f" /; done
   ldconfig
 fi
+# NVIDIA's driver files live under /usr/local/nvidia on the GPU image.
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd"; fi
+if [ -f "$icd" ]; then
+  export VK_DRIVER_FILES="$icd"
+  export LD_LIBRARY_PATH="/usr/local/nvidia/lib64:/usr/local/nvidia/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 export DENO_DIR=/tmp/deno_dir
 # With no arguments it only sets up, for scripts that then start several
 # benches at once.

@@ -35,7 +35,10 @@ fi
 # Set up once (Deno, data, Vulkan loader), before parallel runs race for it.
 bash $run
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd"; fi
+if [ -f "$icd" ]; then
+  export VK_DRIVER_FILES="$icd"
+  export LD_LIBRARY_PATH="/usr/local/nvidia/lib64:/usr/local/nvidia/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 {
   date -u
   nproc
