@@ -32,9 +32,11 @@ export interface ConvergenceTask {
 export const AUTOENCODER_TARGET = 40;
 
 /**
- * Transformer target: validation BLEU in [0, 1]. PLACEHOLDER, not yet fixed
- * from a full run: no BLEU at these limits had been measured when it was
- * set; fix it from the first full convergence run.
+ * Transformer target: validation BLEU in [0, 1]. Fixed from the first runs
+ * that produced any BLEU: in the translation bench (3072 pairs, 3 epochs)
+ * AdamW reached 0.207 test BLEU and every other optimizer 0; at the suite's
+ * 384 pairs every tuned optimizer stayed at 0, so the target marks "decodes
+ * whole phrases", which this size does not reach.
  */
 export const TRANSFORMER_BLEU_TARGET = 0.2;
 
@@ -89,7 +91,7 @@ export const TASKS: readonly ConvergenceTask[] = [
     metric: "bleu",
     target: TRANSFORMER_BLEU_TARGET,
     targetNote:
-      `${TRANSFORMER_BLEU_TARGET} validation BLEU (PLACEHOLDER until a full run; BLEU may stay near 0 at this size, in which case tuning is decided by validation loss)`,
+      `${TRANSFORMER_BLEU_TARGET} validation BLEU (AdamW's test BLEU after 3 epochs on 3072 pairs; BLEU stays near 0 at this size, so tuning is decided by validation loss)`,
   },
 ];
 
