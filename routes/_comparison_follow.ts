@@ -21,6 +21,7 @@ import {
 import type { ComparisonRun } from "./_comparison_lookup.ts";
 import { isTerminalEvent, JobEventSchema, shapeEvent } from "./_event_shape.ts";
 import type { EventWakeups } from "./_event_wakeups.ts";
+import { isPgInt } from "./_int_param.ts";
 import { PollTimer } from "./_poll_timer.ts";
 
 /** The event types a comparison relays; steps would only add volume. */
@@ -47,10 +48,11 @@ export function parseCursor(
   text: string,
   jobs: number,
 ): number[] | undefined {
-  if (!/^\d{1,10}(\.\d{1,10})*$/.test(text)) return undefined;
-  const seqs = text.split(".").map(Number);
-  return seqs.length === jobs && seqs.every(Number.isSafeInteger)
-    ? seqs
+  const parts = text.split(".");
+  // Each seq within int4, the column's type: a larger one would reach
+  // Postgres and fail there instead of here.
+  return parts.length === jobs && parts.every(isPgInt)
+    ? parts.map(Number)
     : undefined;
 }
 

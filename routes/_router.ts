@@ -29,9 +29,10 @@ export interface AppEnv {
 export type Router = OpenAPIHono<AppEnv>;
 
 /**
- * A router whose validation failures become 400 problem+json listing every
- * invalid field. Throwing (rather than returning) lets app.onError render it,
- * so there is exactly one place that writes error bodies.
+ * A router whose validation failures become 400 problem+json listing the
+ * invalid fields (at most MAX_FIELD_ERRORS, then a count). Throwing (rather
+ * than returning) lets app.onError render it, so there is exactly one place
+ * that writes error bodies.
  */
 export function newRouter(): Router {
   return new OpenAPIHono<AppEnv>({

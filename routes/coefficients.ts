@@ -8,12 +8,12 @@ import { getCoefficientVector, summarizeCoefficients } from "../db/mod.ts";
 import {
   ApiError,
   DATABASE_UNAVAILABLE_RESPONSE,
+  MISDIRECTED_RESPONSE,
   problemResponse,
 } from "../src/problem.ts";
 import { findJob, JobIdParam } from "./_job_lookup.ts";
+import { intParam } from "./_int_param.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
-
-const index = z.coerce.number().int().min(0).max(2 ** 31 - 1);
 
 const LayerSummary = z.object({
   layer: z.int(),
@@ -59,9 +59,9 @@ const coefficients = createRoute({
   request: {
     params: JobIdParam,
     query: z.object({
-      batch: index.optional(),
-      layer: index.optional(),
-      epoch: index.min(1).optional().openapi({
+      batch: intParam("batch", 0).optional(),
+      layer: intParam("layer", 0).optional(),
+      epoch: intParam("epoch", 1).optional().openapi({
         description:
           "with batch and layer: the vector solved in this epoch (default: the latest)",
       }),
@@ -84,6 +84,7 @@ const coefficients = createRoute({
       "only one of batch and layer given, or epoch without them",
     ),
     401: problemResponse("missing or invalid API key"),
+    421: MISDIRECTED_RESPONSE,
     404: problemResponse(
       "no such job, or no vector for that batch, layer (and epoch)",
     ),

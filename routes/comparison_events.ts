@@ -4,6 +4,7 @@ import { streamSSE } from "hono/streaming";
 import { listComparisonJobs } from "../db/mod.ts";
 import {
   DATABASE_UNAVAILABLE_RESPONSE,
+  MISDIRECTED_RESPONSE,
   problemResponse,
   validationError,
 } from "../src/problem.ts";
@@ -58,6 +59,7 @@ const events = createRoute({
       "a Last-Event-ID that is not a cursor of this comparison",
     ),
     401: problemResponse("missing or invalid API key"),
+    421: MISDIRECTED_RESPONSE,
     404: problemResponse("no such comparison for this tenant"),
     503: DATABASE_UNAVAILABLE_RESPONSE,
   },

@@ -12,6 +12,8 @@ import {
 import {
   ApiError,
   DATABASE_UNAVAILABLE_RESPONSE,
+  FORBIDDEN_ORIGIN_RESPONSE,
+  MISDIRECTED_RESPONSE,
   problemResponse,
   TooLargeProblemSchema,
 } from "../src/problem.ts";
@@ -73,6 +75,7 @@ type ComparisonJson = z.infer<typeof ComparisonSchema>;
 const comparisonJson = { "application/json": { schema: ComparisonSchema } };
 const errors = {
   401: problemResponse("missing or invalid API key"),
+  421: MISDIRECTED_RESPONSE,
   503: DATABASE_UNAVAILABLE_RESPONSE,
 };
 
@@ -108,9 +111,10 @@ const create = createRoute({
       content: comparisonJson,
     },
     400: problemResponse(
-      "invalid body or malformed JSON (validation_failed, malformed_json; paths such as optimizers.2.lr), or a job the engine cannot run (invalid_spec); nothing was written",
+      "invalid body or malformed JSON (validation_failed, malformed_json; paths such as optimizers.2.lr), a body over the shape limits (json_too_complex), or a job the engine cannot run (invalid_spec); nothing was written",
     ),
     ...errors,
+    403: FORBIDDEN_ORIGIN_RESPONSE,
     413: problemResponse("body larger than MAX_BODY_BYTES"),
     415: problemResponse("body is not application/json"),
     422: problemResponse(

@@ -10,6 +10,8 @@ import {
 import {
   ApiError,
   DATABASE_UNAVAILABLE_RESPONSE,
+  FORBIDDEN_ORIGIN_RESPONSE,
+  MISDIRECTED_RESPONSE,
   problemResponse,
 } from "../src/problem.ts";
 import {
@@ -180,6 +182,8 @@ const upload = createRoute({
     },
     400: problemResponse("missing fields, or files that do not parse"),
     401: unauthorized,
+    403: FORBIDDEN_ORIGIN_RESPONSE,
+    421: MISDIRECTED_RESPONSE,
     413: problemResponse("upload larger than MAX_UPLOAD_BYTES"),
     415: problemResponse("body is not multipart/form-data"),
     503: DATABASE_UNAVAILABLE_RESPONSE,
@@ -203,6 +207,7 @@ const list = createRoute({
       },
     },
     401: unauthorized,
+    421: MISDIRECTED_RESPONSE,
     503: DATABASE_UNAVAILABLE_RESPONSE,
   },
 });
@@ -220,6 +225,7 @@ const get = createRoute({
   responses: {
     200: { description: "the dataset", content: datasetJson },
     401: unauthorized,
+    421: MISDIRECTED_RESPONSE,
     404: problemResponse("no such dataset for this tenant"),
     503: DATABASE_UNAVAILABLE_RESPONSE,
   },

@@ -4,14 +4,14 @@ import { streamSSE } from "hono/streaming";
 import { listJobEvents } from "../db/mod.ts";
 import {
   DATABASE_UNAVAILABLE_RESPONSE,
+  MISDIRECTED_RESPONSE,
   problemResponse,
 } from "../src/problem.ts";
 import { JobEventSchema, shapeEvent } from "./_event_shape.ts";
 import { findJob, JobIdParam } from "./_job_lookup.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
 import { followEvents } from "./_sse_follow.ts";
-
-const seq = z.coerce.number().int().min(0).max(2 ** 31 - 1);
+import { intParamOr, isPgInt, PG_INT_MAX } from "./_int_param.ts";
 
 const events = createRoute({
   method: "get",
@@ -28,17 +28,19 @@ const events = createRoute({
   request: {
     params: JobIdParam,
     query: z.object({
-      after: seq.default(0).openapi({
+      after: intParamOr("after", 0, 0).openapi({
         description: "only events with a greater seq",
       }),
-      limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({
+      limit: intParamOr("limit", 100, 1, 1000).openapi({
         description: "page size (JSON only)",
       }),
     }),
     headers: z.object({
       accept: z.string().optional(),
-      "last-event-id": z.string().regex(/^\d{1,10}$/, {
-        error: "Last-Event-ID must be an event seq (a non-negative integer)",
+      // Checked as text: a seq past int4 would reach Postgres and fail there.
+      "last-event-id": z.string().regex(/^\d{1,10}$/).refine(isPgInt, {
+        error:
+          `Last-Event-ID must be an event seq (an integer from 0 to ${PG_INT_MAX})`,
       }).optional().openapi({
         description: "SSE resume point; wins over `after`",
       }),
@@ -64,6 +66,7 @@ const events = createRoute({
     },
     400: problemResponse("invalid query or Last-Event-ID"),
     401: problemResponse("missing or invalid API key"),
+    421: MISDIRECTED_RESPONSE,
     404: problemResponse("no such job for this tenant"),
     503: DATABASE_UNAVAILABLE_RESPONSE,
   },

@@ -12,6 +12,8 @@ import {
 import {
   ApiError,
   DATABASE_UNAVAILABLE_RESPONSE,
+  FORBIDDEN_ORIGIN_RESPONSE,
+  MISDIRECTED_RESPONSE,
   problemResponse,
   TooLargeProblemSchema,
   validationError,
@@ -23,6 +25,7 @@ import {
 } from "./_job_admission.ts";
 import { ApiJobSpec } from "./_api_job_spec.ts";
 import { findJob, isUuid, JobIdParam } from "./_job_lookup.ts";
+import { intParamOr } from "./_int_param.ts";
 import { EpochMetricSchema, shapeEpochMetric } from "./_metric_shape.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
 import { sameJson } from "./_same_json.ts";
@@ -83,6 +86,7 @@ export function shapeJob(
 const jobJson = { "application/json": { schema: JobSchema } };
 const errors = {
   401: problemResponse("missing or invalid API key"),
+  421: MISDIRECTED_RESPONSE,
   503: DATABASE_UNAVAILABLE_RESPONSE,
 };
 
@@ -111,9 +115,10 @@ const create = createRoute({
       content: jobJson,
     },
     400: problemResponse(
-      "invalid body or malformed JSON (validation_failed, malformed_json), or a spec the engine cannot run (invalid_spec, naming the layer field); nothing was written",
+      "invalid body or malformed JSON (validation_failed, malformed_json), a body over the shape limits (json_too_complex: arrays or objects over 10,000 entries, nesting over 32), or a spec the engine cannot run (invalid_spec, naming the layer field); nothing was written",
     ),
     ...errors,
+    403: FORBIDDEN_ORIGIN_RESPONSE,
     413: problemResponse("body larger than MAX_BODY_BYTES"),
     415: problemResponse("body is not application/json"),
     422: problemResponse(
@@ -145,7 +150,7 @@ const list = createRoute({
       after: z.string().max(200).optional().openapi({
         description: "cursor: the id of the last job of the previous page",
       }),
-      limit: z.coerce.number().int().min(1).max(100).default(20),
+      limit: intParamOr("limit", 20, 1, 100),
     }),
   },
   responses: {
@@ -187,6 +192,7 @@ const cancel = createRoute({
   responses: {
     200: { description: "the job after the request", content: jobJson },
     ...errors,
+    403: FORBIDDEN_ORIGIN_RESPONSE,
     404: problemResponse("no such job for this tenant"),
   },
 });

@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { listEpochMetrics } from "../db/mod.ts";
 import {
   DATABASE_UNAVAILABLE_RESPONSE,
+  MISDIRECTED_RESPONSE,
   problemResponse,
 } from "../src/problem.ts";
 import { findJob, JobIdParam } from "./_job_lookup.ts";
@@ -27,6 +28,7 @@ const metrics = createRoute({
       },
     },
     401: problemResponse("missing or invalid API key"),
+    421: MISDIRECTED_RESPONSE,
     404: problemResponse("no such job for this tenant"),
     503: DATABASE_UNAVAILABLE_RESPONSE,
   },

@@ -8,6 +8,7 @@ import { getJobModel } from "../db/mod.ts";
 import {
   ApiError,
   DATABASE_UNAVAILABLE_RESPONSE,
+  MISDIRECTED_RESPONSE,
   problemResponse,
 } from "../src/problem.ts";
 import { findJob, JobIdParam } from "./_job_lookup.ts";
@@ -22,6 +23,7 @@ const WEIGHTS_PATH = "model/weights.bin";
 
 const errors = {
   401: problemResponse("missing or invalid API key"),
+  421: MISDIRECTED_RESPONSE,
   404: problemResponse("no such job for this tenant, or no model saved yet"),
   503: DATABASE_UNAVAILABLE_RESPONSE,
 };

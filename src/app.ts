@@ -1,6 +1,7 @@
 /**
- * Builds the HTTP API: auth, body limits, the resource routes, and the one
- * error handler that renders every failure as problem+json.
+ * Builds the HTTP API: browser guards (Host, Origin, CORS), auth, body
+ * limits, the resource routes, and the one error handler that renders every
+ * failure as problem+json.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
@@ -9,6 +10,12 @@ import { HTTPException } from "hono/http-exception";
 import { DbCircuitBreaker } from "../db/mod.ts";
 import { createDb, type Db, isConnectionError } from "../db/mod.ts";
 import { authMiddleware } from "../routes/_auth.ts";
+import {
+  corsMiddleware,
+  hostGuard,
+  jsonShapeGuard,
+  originGuard,
+} from "../routes/_browser_guard.ts";
 import { EventWakeups } from "../routes/_event_wakeups.ts";
 import { HttpCounters } from "../routes/_http_counters.ts";
 import type { AppEnv } from "../routes/_router.ts";
@@ -152,6 +159,13 @@ export async function createApp(
     );
   });
   app.use("*", counters.middleware());
+  // Before everything that reads or writes: keys already keep a rebinding
+  // page out, so the Host check is only needed while auth is off.
+  if (!config.apiKeys) app.use("*", hostGuard(config));
+  // Preflights carry no credentials, so CORS answers them before auth.
+  const corsMw = corsMiddleware(config);
+  if (corsMw) app.use("*", corsMw);
+  app.use("*", originGuard(config));
   app.use("/v1/*", await authMiddleware(config.apiKeys));
   // While the database is known down, answer 503 at once instead of letting
   // the request wait out a connect timeout (db/circuit_breaker.ts).
@@ -169,6 +183,7 @@ export async function createApp(
     (c, next) =>
       c.req.path === "/v1/datasets" ? uploadLimit(c, next) : jsonLimit(c, next),
   );
+  app.use("/v1/*", jsonShapeGuard());
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",

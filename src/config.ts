@@ -106,6 +106,52 @@ const gpus = z.string().transform((raw, ctx) => {
     : nums;
 });
 
+/** A bare host name or IP literal, as the Host header carries it minus the port. */
+const HOST_NAME =
+  /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/i;
+
+const publicHost = z.string().transform((raw, ctx) => {
+  const host = raw.trim().toLowerCase();
+  if (!HOST_NAME.test(host)) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        `PUBLIC_HOST must be a host name without scheme, port or path, like api.example.com, got "${raw}"`,
+    });
+    return z.NEVER;
+  }
+  return host;
+});
+
+/** "https://app.example.com,http://localhost:5173" -> their serialized origins. */
+const corsOrigins = z.string().transform((raw, ctx) => {
+  const origins: string[] = [];
+  for (const entry of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+    let origin: string | undefined;
+    try {
+      const url = new URL(entry);
+      // Exactly scheme://host[:port]: a path or a wildcard would never match
+      // an Origin header, so it is a typo worth failing on.
+      if (
+        /^https?:$/.test(url.protocol) &&
+        url.origin.toLowerCase() === entry.replace(/\/$/, "").toLowerCase()
+      ) origin = url.origin;
+    } catch {
+      // Reported below.
+    }
+    if (!origin) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          `CORS_ORIGINS entries must be origins like https://app.example.com (scheme, host, optional port), got "${entry}"`,
+      });
+      return z.NEVER;
+    }
+    origins.push(origin);
+  }
+  return origins;
+});
+
 const EnvSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, {
     error: (i) => `DATABASE_URL must be a postgres:// URL, got "${i.input}"`,
@@ -115,6 +161,8 @@ const EnvSchema = z.object({
   HOST: z.string().default("127.0.0.1"),
   PORT: intVar("PORT", 0, 65535).default(8787),
   API_KEYS: apiKeys.optional(),
+  PUBLIC_HOST: publicHost.optional(),
+  CORS_ORIGINS: corsOrigins.default([]),
   WORKERS: intVar("WORKERS", 0, 256).default(1),
   GPUS: gpus.optional(),
   LEASE_SECONDS: intVar("LEASE_SECONDS", 1, 86_400).default(30),
@@ -154,6 +202,13 @@ export interface Config {
   port: number;
   /** Bearer key -> tenant; undefined means auth is off (loopback only). */
   apiKeys?: Map<string, string>;
+  /**
+   * With auth off, the one Host name besides loopback names that requests may
+   * carry (e.g. a local reverse proxy's); others are refused with 421.
+   */
+  publicHost?: string;
+  /** Browser origins allowed to call cross-origin (CORS); empty = CORS off. */
+  corsOrigins: string[];
   workers: number;
   /** GPU indices to hand out to workers, one each. */
   gpus?: number[];
@@ -207,6 +262,8 @@ export function loadConfig(
     host: e.HOST,
     port: e.PORT,
     apiKeys: e.API_KEYS,
+    publicHost: e.PUBLIC_HOST,
+    corsOrigins: e.CORS_ORIGINS,
     workers: e.WORKERS,
     gpus: e.GPUS,
     leaseSeconds: e.LEASE_SECONDS,

@@ -12,7 +12,9 @@ export const ERROR_STATUS = {
   invalid_dataset: 400,
   invalid_spec: 400,
   bad_request: 400,
+  json_too_complex: 400,
   unauthorized: 401,
+  forbidden_origin: 403,
   job_not_found: 404,
   comparison_not_found: 404,
   dataset_not_found: 404,
@@ -22,6 +24,7 @@ export const ERROR_STATUS = {
   method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  misdirected_request: 421,
   idempotency_key_reused: 422,
   too_large: 422,
   too_many_queued_jobs: 429,
@@ -40,7 +43,9 @@ const TITLES: Record<ApiErrorCode, string> = {
   invalid_dataset: "Invalid dataset",
   invalid_spec: "Job spec cannot run",
   bad_request: "Bad request",
+  json_too_complex: "JSON body too complex",
   unauthorized: "Unauthorized",
+  forbidden_origin: "Cross-origin request refused",
   job_not_found: "Job not found",
   comparison_not_found: "Comparison not found",
   dataset_not_found: "Dataset not found",
@@ -50,6 +55,7 @@ const TITLES: Record<ApiErrorCode, string> = {
   method_not_allowed: "Method not allowed",
   payload_too_large: "Payload too large",
   unsupported_media_type: "Unsupported media type",
+  misdirected_request: "Misdirected request",
   idempotency_key_reused: "Idempotency key reused",
   too_large: "Job too large",
   too_many_queued_jobs: "Too many queued jobs",
@@ -75,6 +81,8 @@ export class ApiError extends Error {
     message: string,
     readonly extra: {
       errors?: FieldError[];
+      /** Invalid fields counted but not listed in `errors`. */
+      errorsOmitted?: number;
       headers?: Record<string, string>;
       /** Extension members of the problem body (RFC 9457 section 3.2). */
       members?: Record<string, unknown>;
@@ -86,6 +94,12 @@ export class ApiError extends Error {
     this.status = ERROR_STATUS[code];
   }
 }
+
+/**
+ * Field errors one problem lists; the rest are only counted, so a body with
+ * thousands of bad elements cannot turn into a response many times its size.
+ */
+export const MAX_FIELD_ERRORS = 20;
 
 /** The problem+json body, as documented in OpenAPI. */
 export const ProblemSchema = z.object({
@@ -99,7 +113,11 @@ export const ProblemSchema = z.object({
     in: z.enum(["body", "query", "path", "header"]),
     message: z.string(),
   })).optional().openapi({
-    description: "the invalid fields, for validation_failed and invalid_spec",
+    description:
+      `the invalid fields, for validation_failed and invalid_spec (at most ${MAX_FIELD_ERRORS})`,
+  }),
+  errors_omitted: z.int().optional().openapi({
+    description: "how many invalid fields `errors` leaves out",
   }),
 }).openapi("Problem");
 
@@ -163,6 +181,16 @@ export const DATABASE_UNAVAILABLE_RESPONSE = {
   },
 };
 
+/** The 421 of every route while auth is off (DNS rebinding guard). */
+export const MISDIRECTED_RESPONSE = problemResponse(
+  "auth is off (no API_KEYS) and the Host is neither a loopback name nor PUBLIC_HOST (code misdirected_request)",
+);
+
+/** The 403 of every state-changing route (cross-site request guard). */
+export const FORBIDDEN_ORIGIN_RESPONSE = problemResponse(
+  "an Origin header that is neither the request's own origin nor in CORS_ORIGINS (code forbidden_origin); nothing was written",
+);
+
 /** Renders an ApiError as an RFC 9457 response. */
 export function renderProblem(err: ApiError): Response {
   const body: z.infer<typeof ProblemSchema> = {
@@ -173,6 +201,9 @@ export function renderProblem(err: ApiError): Response {
     detail: err.message,
     code: err.code,
     ...(err.extra.errors ? { errors: err.extra.errors } : {}),
+    ...(err.extra.errorsOmitted
+      ? { errors_omitted: err.extra.errorsOmitted }
+      : {}),
   };
   // Extension members never override the standard ones.
   const full = { ...err.extra.members, ...body };
@@ -219,12 +250,21 @@ export function fieldErrors(
   }));
 }
 
-/** A validation_failed error listing the invalid fields; nothing was written. */
-export function validationError(errors: FieldError[]): ApiError {
-  const where = errors.map((e) => e.path || `(${e.in})`).join(", ");
+/**
+ * A validation_failed error listing the invalid fields (the first
+ * MAX_FIELD_ERRORS; the rest counted); nothing was written.
+ */
+export function validationError(
+  errors: FieldError[],
+  total = errors.length,
+): ApiError {
+  const listed = errors.slice(0, MAX_FIELD_ERRORS);
+  const omitted = Math.max(0, total - listed.length);
+  const where = listed.map((e) => e.path || `(${e.in})`).join(", ");
   return new ApiError(
     "validation_failed",
-    `the request has ${errors.length} invalid field(s): ${where}`,
-    { errors },
+    `the request has ${total} invalid field(s): ${where}` +
+      (omitted ? `, and ${omitted} more` : ""),
+    { errors: listed, ...(omitted ? { errorsOmitted: omitted } : {}) },
   );
 }
