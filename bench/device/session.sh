@@ -56,23 +56,19 @@ timeout "$limit_s" bash $run --suite convergence --tasks resnet --jobs "$jobs" \
 
 stale_mlp="sgd:lr=0.05:weight_decay=0.0005,ngd:lr=0.05:weight_decay=0.0005,fngd,fngd:refresh=auto,fngd:refresh=auto:refresh_threshold=0.3,ngd:lr=0.05:weight_decay=0.0005:damping=10,fngd:damping=10,fngd:refresh=auto:damping=10"
 stale_resnet="sgd:weight_decay=0.0005,ngd:weight_decay=0.0005,fngd,fngd:refresh=auto,fngd:refresh=auto:refresh_threshold=0.3"
+# One seed of a staleness study, in the background: name, config, optimizers, limit.
+stale() {
+  timeout "$limit_s" bash $run --config "$2" --optimizers "$3" --limit "$4" \
+    --epochs 3 --rounds 1 --profile never --seed "$seed" "${tiny[@]}" \
+    --out "$out/stale_$1_$seed.md" >"$out/stale_$1_$seed.log" 2>&1 &
+}
 for seed in 42 43 44; do
-  (
-    timeout "$limit_s" bash $run --config examples/resnet_fashion_mnist.json \
-      --optimizers "$stale_resnet" --limit "$resnet_limit" --epochs 3 --rounds 1 \
-      --profile never --seed $seed "${tiny[@]}" \
-      --out "$out/stale_resnet_$seed.md" >"$out/stale_resnet_$seed.log" 2>&1
-  ) &
+  stale resnet examples/resnet_fashion_mnist.json "$stale_resnet" "$resnet_limit"
 done
 # The MLP study is short; its three cores then run the webgpu check.
 mlp=()
 for seed in 42 43 44; do
-  (
-    timeout "$limit_s" bash $run --config examples/fashion_mnist_mlp.json \
-      --optimizers "$stale_mlp" --limit "$mlp_limit" --epochs 3 --rounds 1 \
-      --profile never --seed $seed "${tiny[@]}" \
-      --out "$out/stale_mlp_$seed.md" >"$out/stale_mlp_$seed.log" 2>&1
-  ) &
+  stale mlp examples/fashion_mnist_mlp.json "$stale_mlp" "$mlp_limit"
   mlp+=($!)
 done
 wait "${mlp[@]}"

@@ -128,6 +128,19 @@ export function translate(
   return generated.map((ids) => tokenizer.decode(ids));
 }
 
+/** {@link translate} with asynchronous reads, which every backend has. */
+export async function translateAsync(
+  model: SequentialModel,
+  tokenizer: Tokenizer,
+  sources: readonly string[],
+): Promise<string[]> {
+  const generated = await greedyDecodeAsync(
+    model,
+    sources.map((s) => tokenizer.encodePrompt(s)),
+  );
+  return generated.map((ids) => tokenizer.decode(ids));
+}
+
 /** A tokenizer for `vocabulary`, or undefined when it is not a valid one (BLEU is then skipped). */
 export function tryTokenizer(vocabulary: Vocabulary): Tokenizer | undefined {
   try {
@@ -145,12 +158,8 @@ export async function bleuOfSources(
   references: readonly string[],
 ): Promise<number> {
   if (sources.length === 0) return 0;
-  const generated = await greedyDecodeAsync(
-    model,
-    sources.map((s) => tokenizer.encodePrompt(s)),
-  );
   return corpusBleuOfTexts(
-    generated.map((ids) => tokenizer.decode(ids)),
+    await translateAsync(model, tokenizer, sources),
     references,
   ).bleu;
 }
