@@ -23,6 +23,7 @@ import {
   pointsOf,
 } from "./convergence_tasks.ts";
 import { renderLinesSvg } from "./plot_svg.ts";
+import { epochSeconds, mean } from "./rows.ts";
 
 export interface ReportOptions {
   backend: BackendName;
@@ -160,6 +161,50 @@ function equalTimeTable(
   return { budget, lines };
 }
 
+/**
+ * Seconds per epoch by phase over every seed of the chosen setting, as a
+ * ratio to SGD's training epoch in the same report, with the run's solve
+ * and refresh counters per epoch: this is where fngd's inverse-free cost
+ * target (1.15x SGD) and auto refresh's re-solves can be read directly.
+ */
+function costTable(optimizers: OptimizerResult[]): string[] {
+  const lines = [
+    "| optimizer | phase | epochs | s/epoch (mean) | x SGD epoch | solves per epoch (whole run) | refreshes per inverse-free epoch |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  const sgd = optimizers.find((o) => o.label === "sgd");
+  const sgdEpoch = sgd ? meanOf(sgd.runs.flatMap((r) => epochSeconds(r))) : NaN;
+  for (const o of optimizers) {
+    const epochs = o.runs.flatMap((r) => r.epochs);
+    const solves = sumOf(o.runs.map((r) => r.counters?.solves ?? 0));
+    const refreshes = sumOf(o.runs.map((r) => r.counters?.refreshes ?? 0));
+    const inverseFree = epochs.filter((e) => e.phase === "inverse_free").length;
+    const phases = [...new Set(epochs.map((e) => e.phase))];
+    for (const phase of phases) {
+      const s = meanOf(o.runs.flatMap((r) => epochSeconds(r, phase)));
+      lines.push(
+        `| ${o.label} | ${phase} | ${
+          epochs.filter((e) => e.phase === phase).length
+        } | ${s.toFixed(2)} | ${
+          Number.isFinite(s / sgdEpoch) ? (s / sgdEpoch).toFixed(3) : "n/a"
+        } | ${
+          phase === phases[0] && epochs.length
+            ? (solves / epochs.length).toFixed(1)
+            : ""
+        } | ${
+          phase === "inverse_free" && inverseFree
+            ? (refreshes / inverseFree).toFixed(1)
+            : "-"
+        } |`,
+      );
+    }
+  }
+  return lines;
+}
+
+const sumOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const meanOf = (xs: number[]) => xs.length ? mean(xs) : NaN;
+
 /** Writes the two SVG curves of a task; returns their file names. */
 async function writeCurves(
   result: TaskResult,
@@ -249,6 +294,10 @@ async function taskLines(
     `### Best validation ${label} within ${budget.toFixed(2)} s of training`,
     "",
     ...equalTime,
+    "",
+    "### Cost per epoch by phase (every seed of the chosen setting)",
+    "",
+    ...costTable(result.optimizers),
     "",
     "### Curves",
     "",

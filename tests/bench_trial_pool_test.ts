@@ -80,6 +80,16 @@ Deno.test("convergence --quick --jobs 2: children give the in-process results", 
   assert.equal(metricTables(parallel), metricTables(alone));
   // Every optimizer's tuning ran: sgd and adamw 2 lr points, fngd 2 + 1 damping.
   assert.match(metricTables(parallel), /lr=0\.1:damping=10: /);
+  // The cost table splits fngd's epochs by phase against SGD's epoch.
+  assert.match(parallel, /\| sgd \| train \| \d+ \| [\d.]+ \| 1\.000 \|/);
+  assert.match(
+    parallel,
+    /\| fngd \| inversion \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/,
+  );
+  assert.match(
+    parallel,
+    /\| fngd \| inverse_free \| \d+ \| [\d.]+ \| [\d.]+ \|  \| [\d.]+ \|/,
+  );
 });
 
 Deno.test("Limiter: a waiter of lower priority goes before earlier ones", async () => {
