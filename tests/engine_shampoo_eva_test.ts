@@ -22,6 +22,12 @@ import type { SiteGrad, WeightSite } from "../src/engine/layers/mod.ts";
 import { LINEAR_SITE_MATH } from "../src/engine/layers/linear_site.ts";
 import { tokenSiteMath } from "../src/engine/layers/embedding_site.ts";
 import { inverseRoot, symmetricEigen } from "../src/engine/linalg.ts";
+import {
+  preconditionerCurvatureFlops,
+  preconditionerStateFloats,
+  shampooBlocks,
+} from "../src/engine/shampoo_eva_cost.ts";
+import { OptimizerSpec } from "../src/engine/spec.ts";
 import { Rng } from "../src/engine/rng.ts";
 import type {
   BaseOptimizer,
@@ -273,6 +279,71 @@ Deno.test("symmetricEigen and inverseRoot: A v = lambda v, orthonormal vectors, 
   assert.throws(() => symmetricEigen(Float64Array.from([1, NaN, NaN, 1]), 2));
 });
 
+/** Checks `V^T diag(values) V = a` to 1e-10 relative and `V V^T = I`; returns the values. */
+function checkEigen(a: Float64Array, n: number): Float64Array {
+  const { values, vectors } = symmetricEigen(a, n);
+  assert.equal(values.length, n);
+  assert.equal(vectors.length, n * n);
+  const scaled = vectors.map((v, i) => v * values[i / n | 0]);
+  const rebuilt = mm(transpose(vectors, n, n), scaled, n, n);
+  const scale = a.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 1;
+  const rec = rebuilt.reduce((m, v, i) => Math.max(m, Math.abs(v - a[i])), 0);
+  assert.ok(rec / scale < 1e-10, `n = ${n}: reconstruction error ${rec}`);
+  const vvt = mm(vectors, transpose(vectors, n, n), n, n);
+  const orth = vvt.reduce(
+    (m, v, i) => Math.max(m, Math.abs(v - (i % (n + 1) === 0 ? 1 : 0))),
+    0,
+  );
+  assert.ok(orth < 1e-12, `n = ${n}: orthonormality error ${orth}`);
+  return values;
+}
+
+Deno.test("symmetricEigen: V^T diag(values) V rebuilds the matrix and V is orthonormal, random and structured matrices", async (t) => {
+  const rng = new Rng(17);
+  for (const n of [1, 2, 3, 50, 200]) {
+    await t.step(`random symmetric, n = ${n}`, () => {
+      const a = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j <= i; j++) a[i * n + j] = a[j * n + i] = rng.normal();
+      }
+      checkEigen(a, n);
+    });
+  }
+  await t.step("identity: one eigenvalue repeated n times", () => {
+    const n = 20;
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) a[i * n + i] = 1;
+    checkEigen(a, n).forEach((v) => assert.ok(Math.abs(v - 1) < 1e-14));
+  });
+  await t.step("rank-deficient G G^T, G 100 x 5: 95 zero eigenvalues", () => {
+    const n = 100, k = 5;
+    const g = Float64Array.from({ length: n * k }, () => rng.normal());
+    const a = mm(g, transpose(g, n, k), n, k);
+    const values = checkEigen(a, n);
+    const top = Math.max(...values);
+    assert.equal(values.filter((v) => Math.abs(v) < 1e-12 * top).length, 95);
+  });
+  await t.step("diagonal with repeated and negative entries", () => {
+    const diag = [3, -1, 0, 3, 2.5, -1, 1e-8, 3];
+    const n = diag.length;
+    const a = new Float64Array(n * n);
+    diag.forEach((v, i) => a[i * n + i] = v);
+    const values = checkEigen(a, n);
+    assert.deepEqual(
+      Array.from(values).sort((x, y) => x - y),
+      diag.slice().sort((x, y) => x - y),
+    );
+  });
+  await t.step("a non-finite entry is rejected", () => {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const a = new Float64Array(9);
+      a[0] = a[4] = a[8] = 1;
+      a[5] = bad;
+      assert.throws(() => symmetricEigen(a, 3), /non-finite/);
+    }
+  });
+});
+
 Deno.test("shampoo on one dense site: L^-1/4 G R^-1/4 from running L, R, roots every update_every steps, grafted onto |G|", async () => {
   await initBackend("wasm");
   const config: ShampooConfig = {
@@ -280,6 +351,7 @@ Deno.test("shampoo on one dense site: L^-1/4 G R^-1/4 from running L, R, roots e
     updateEvery: 2,
     beta: 0.9,
     graft: "none",
+    blockSize: 4096,
   };
   const site = makeSite(5, 3, 1);
   const bs = batches(site, 8, 4, 11);
@@ -334,6 +406,7 @@ Deno.test("shampoo on an embedding: diagonal L (each row's squared gradient norm
     updateEvery: 1,
     beta: 1,
     graft: "none",
+    blockSize: 4096,
   });
   const got = drive(opt, rule, bs);
   assert.deepEqual(opt.stateVariables().get("embedding_1/shampoo_l")!.shape, [
@@ -353,6 +426,184 @@ Deno.test("shampoo on an embedding: diagonal L (each row's squared gradient norm
     r = r.map((v, i) => v + rr[i]); // beta 1: plain sums
     const scaled = g.map((v, i) => v * (lDiag[i / u | 0] + eps) ** -0.25);
     const expected = mm(scaled, referenceRoot(r, u, eps), 7, u);
+    const err = relativeError(got[t], expected);
+    assert.ok(err < 1e-4, `step ${t + 1}: relative error ${err}`);
+  });
+  site.kernel.dispose();
+});
+
+/** The `h x w` block of the row-major `rows x cols` matrix `a` at (r0, c0). */
+function block(
+  a: Float64Array,
+  cols: number,
+  r0: number,
+  h: number,
+  c0: number,
+  w: number,
+): Float64Array {
+  return Float64Array.from(
+    { length: h * w },
+    (_, k) => a[(r0 + (k / w | 0)) * cols + c0 + k % w],
+  );
+}
+
+/** Starts of consecutive parts of the given sizes. */
+const starts = (sizes: number[]) =>
+  sizes.map((_, i) => sizes.slice(0, i).reduce((s, v) => s + v, 0));
+
+Deno.test("blocked shampoo on one dense site: each block's L_b^-1/4 G_b R_b^-1/4 from its own L_b, R_b, grafted onto the whole |G|", async () => {
+  await initBackend("wasm");
+  const config: ShampooConfig = {
+    epsilon: 1e-3,
+    updateEvery: 2,
+    beta: 0.9,
+    graft: "sgd",
+    blockSize: 4,
+  };
+  const site = makeSite(9, 5, 1);
+  const bs = batches(site, 8, 4, 13);
+  const rule = new RecordingRule();
+  const opt = new ShampooOptimizer([site], rule, config);
+  const got = drive(opt, rule, bs);
+  // Rows 10 split as 4 + 3 + 3, columns 5 as 3 + 2: six blocks, four
+  // tensors each, named per block.
+  const heights = [4, 3, 3], widths = [3, 2];
+  const state = opt.stateVariables();
+  assert.equal(state.size, 4 * 6);
+  heights.forEach((h, i) =>
+    widths.forEach((w, j) => {
+      const at = (what: string) =>
+        state.get(`dense_1/shampoo_${what}/b${i}_${j}`)!.shape;
+      assert.deepEqual(at("l"), [h, h]);
+      assert.deepEqual(at("l_root"), [h, h]);
+      assert.deepEqual(at("r"), [w, w]);
+      assert.deepEqual(at("r_root"), [w, w]);
+    })
+  );
+  assert.equal(opt.counters.solves, 2 * 2 * 6); // 2 refreshes, 2 roots a block
+  opt.dispose();
+  const rows = 10, u = 5;
+  const grid = heights.flatMap((h, i) =>
+    widths.map((w, j) => ({
+      r0: starts(heights)[i],
+      h,
+      c0: starts(widths)[j],
+      w,
+      l: new Float64Array(0),
+      r: new Float64Array(0),
+      lRoot: new Float64Array(0),
+      rRoot: new Float64Array(0),
+    }))
+  );
+  bs.forEach((b, t) => {
+    const g = stackedGradient(site, b);
+    const expected = new Float64Array(rows * u);
+    for (const blk of grid) {
+      const { r0, h, c0, w } = blk;
+      const gb = block(g, u, r0, h, c0, w);
+      const gg = mm(gb, transpose(gb, h, w), h, w);
+      const rr = mm(transpose(gb, h, w), gb, w, h);
+      blk.l = t === 0 ? gg : blk.l.map((v, i) => 0.9 * v + 0.1 * gg[i]);
+      blk.r = t === 0 ? rr : blk.r.map((v, i) => 0.9 * v + 0.1 * rr[i]);
+      if (t % 2 === 0) {
+        blk.lRoot = referenceRoot(blk.l, h, config.epsilon);
+        blk.rRoot = referenceRoot(blk.r, w, config.epsilon);
+      }
+      const d = mm(mm(blk.lRoot, gb, h, h), blk.rRoot, h, w);
+      d.forEach((v, k) => expected[(r0 + (k / w | 0)) * u + c0 + k % w] = v);
+    }
+    const norm = (v: ArrayLike<number>) => Math.hypot(...Array.from(v));
+    const scale = norm(g) / norm(expected);
+    const err = relativeError(got[t], expected.map((v) => v * scale));
+    assert.ok(err < 1e-4, `step ${t + 1}: relative error ${err}`);
+  });
+  site.kernel.dispose();
+  site.bias!.dispose();
+});
+
+Deno.test("shampoo with block_size at or above both dimensions is unblocked Shampoo exactly: same directions, state and names", async () => {
+  await initBackend("wasm");
+  const site = makeSite(7, 8, 1); // 8 x 8 stacked gradient
+  const bs = batches(site, 6, 5, 29);
+  const run = (blockSize: number) => {
+    const rule = new RecordingRule();
+    const opt = new ShampooOptimizer([site], rule, {
+      epsilon: 1e-3,
+      updateEvery: 2,
+      beta: 0.9,
+      graft: "sgd",
+      blockSize,
+    });
+    const got = drive(opt, rule, bs);
+    const state = new Map(
+      [...opt.stateVariables()].map(([k, v]) => [k, v.dataSync()]),
+    );
+    opt.dispose();
+    return { got, state };
+  };
+  const unblocked = run(4096);
+  assert.deepEqual([...unblocked.state.keys()], [
+    "dense_1/shampoo_l",
+    "dense_1/shampoo_r",
+    "dense_1/shampoo_l_root",
+    "dense_1/shampoo_r_root",
+  ]);
+  assert.deepEqual(run(8), unblocked);
+  // One below splits both ways (4 + 4), which changes the direction.
+  const blocked = run(7);
+  assert.ok(blocked.state.has("dense_1/shampoo_l/b1_1"));
+  assert.ok(relativeError(blocked.got[4], unblocked.got[4]) > 1e-3);
+  site.kernel.dispose();
+  site.bias!.dispose();
+});
+
+Deno.test("blocked shampoo on an embedding: one diagonal L over whole rows, R blocked by columns", async () => {
+  await initBackend("wasm");
+  const site = makeSite(7, 5, 4, true);
+  const bs = batches(site, 5, 3, 31);
+  const rule = new RecordingRule();
+  const eps = 1e-2;
+  const opt = new ShampooOptimizer([site], rule, {
+    epsilon: eps,
+    updateEvery: 1,
+    beta: 1,
+    graft: "none",
+    blockSize: 2,
+  });
+  const got = drive(opt, rule, bs);
+  const widths = [2, 2, 1];
+  assert.deepEqual(
+    [...opt.stateVariables()].map(([k, v]) => [k, v.shape]),
+    [
+      ["embedding_1/shampoo_l", [1, 7]],
+      ["embedding_1/shampoo_l_root", [1, 7]],
+      ...widths.flatMap((w, j) => [
+        [`embedding_1/shampoo_r/b0_${j}`, [w, w]],
+        [`embedding_1/shampoo_r_root/b0_${j}`, [w, w]],
+      ]),
+    ],
+  );
+  assert.equal(opt.counters.solves, 3 * (1 + 3));
+  opt.dispose();
+  const u = 5;
+  const lDiag = new Float64Array(7);
+  const r = widths.map((w) => new Float64Array(w * w));
+  bs.forEach((b, t) => {
+    const g = stackedGradient(site, b);
+    for (let i = 0; i < 7; i++) {
+      for (let c = 0; c < u; c++) lDiag[i] += g[i * u + c] ** 2;
+    }
+    const scaled = g.map((v, i) => v * (lDiag[i / u | 0] + eps) ** -0.25);
+    const expected = new Float64Array(7 * u);
+    widths.forEach((w, j) => {
+      const c0 = starts(widths)[j];
+      const gb = block(g, u, 0, 7, c0, w);
+      const rr = mm(transpose(gb, 7, w), gb, w, 7);
+      r[j] = r[j].map((v, i) => v + rr[i]);
+      const sb = block(scaled, u, 0, 7, c0, w);
+      const d = mm(sb, referenceRoot(r[j], w, eps), 7, w);
+      d.forEach((v, k) => expected[(k / w | 0) * u + c0 + k % w] = v);
+    });
     const err = relativeError(got[t], expected);
     assert.ok(err < 1e-4, `step ${t + 1}: relative error ${err}`);
   });
@@ -485,12 +736,23 @@ Deno.test("eva on an embedding: abar is the token frequencies, no bias", async (
 // ---- checkpoints, memory, validation -------------------------------------
 
 for (
-  const optimizer of [
-    { name: "shampoo", update_every: 3, weight_decay: 0.0005 },
-    { name: "eva", weight_decay: 0.0005 },
+  const [label, optimizer, key] of [
+    [
+      "shampoo",
+      { name: "shampoo", update_every: 3, weight_decay: 0.0005 },
+      "dense_1/shampoo_l",
+    ],
+    // block_size 8 splits the 13- and 9-row stacked gradients in two.
+    ["shampoo, blocked", {
+      name: "shampoo",
+      update_every: 3,
+      weight_decay: 0.0005,
+      block_size: 8,
+    }, "dense_1/shampoo_l/b1_0"],
+    ["eva", { name: "eva", weight_decay: 0.0005 }, "dense_1/eva_a"],
   ] as const
 ) {
-  Deno.test(`${optimizer.name}: 2 epochs equal 1 epoch + a resume from its checkpoint (weights, state, counters)`, async () => {
+  Deno.test(`${label}: 2 epochs equal 1 epoch + a resume from its checkpoint (weights, state, counters)`, async () => {
     await initBackend("wasm");
     const spec = specFor("dense", optimizer, { epochs: 2 });
     const full: Checkpoint[] = [];
@@ -518,9 +780,9 @@ for (
     assert.deepEqual(again.weights, last.weights);
     assert.deepEqual(again.optimizer_state, last.optimizer_state);
     assert.deepEqual(again.scalars, last.scalars);
-    const prefix = optimizer.name === "shampoo" ? "shampoo_" : "eva_";
     assert.ok(
-      Object.keys(last.optimizer_state).some((k) => k.includes(prefix)),
+      key in last.optimizer_state,
+      Object.keys(last.optimizer_state).join(),
     );
     assert.equal(second.result.counters.solves, whole.result.counters.solves);
   });
@@ -535,8 +797,9 @@ Deno.test("no tensor leaks: numTensors is flat across epochs and back to baselin
         const counts: number[] = [];
         const onEvent = (e: { type: string }) =>
           void (e.type === "epoch" && counts.push(tf.memory().numTensors));
+        // block_size 8 splits most of these sites, and leaves a few whole.
         const opt: JobSpecInput["optimizer"] = optimizer.name === "shampoo"
-          ? { ...optimizer, update_every: 2 }
+          ? { ...optimizer, update_every: 2, block_size: 8 }
           : optimizer;
         if (kind === "transformer") {
           await trainSequences(sequenceSpec(opt, { epochs: 3 }), { onEvent });
@@ -589,8 +852,13 @@ Deno.test("the cost estimate counts the checkpointed state exactly and covers th
         { type: "dense", units: 10 },
       ],
     };
-    for (const optimizer of [SHAMPOO, EVA]) {
-      await t.step(optimizer.name, async () => {
+    const optimizers: [string, JobSpecInput["optimizer"]][] = [
+      ["shampoo", SHAMPOO], // the 129-row second layer splits in two
+      ["shampoo, block_size 16", { ...SHAMPOO, block_size: 16 }],
+      ["eva", EVA],
+    ];
+    for (const [label, optimizer] of optimizers) {
+      await t.step(label, async () => {
         const spec = JobSpec.parse({
           model: mlp,
           dataset: {
@@ -635,6 +903,43 @@ Deno.test("the cost estimate counts the checkpointed state exactly and covers th
   }
 });
 
+Deno.test("shampoo's cost terms follow its block grid: near-equal blocks, state per block, root FLOPs per block", () => {
+  for (
+    const [n, size, parts] of [[785, 128, 7], [256, 128, 2], [129, 128, 2], [
+      8,
+      128,
+      1,
+    ], [128, 128, 1]]
+  ) {
+    const sizes = shampooBlocks(n, size);
+    assert.equal(sizes.length, parts);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), n);
+    assert.ok(Math.max(...sizes) <= size);
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${sizes}`);
+  }
+  // The Fashion-MNIST MLP's first layer: 785 x 256.
+  const site = { fanIn: 784, units: 256, positions: 1, output: [256] };
+  const spec = (block_size: number) =>
+    OptimizerSpec.parse({ name: "shampoo", block_size });
+  // 7 row blocks (113 + 6 x 112) by 2 column blocks of 128.
+  const l = 2 * (113 ** 2 + 6 * 112 ** 2);
+  const r = 14 * 128 ** 2;
+  assert.equal(preconditionerStateFloats(spec(128), [site]), 2 * (l + r));
+  assert.equal(
+    preconditionerStateFloats(spec(4096), [site]),
+    2 * (785 ** 2 + 256 ** 2),
+  );
+  const blocked = preconditionerCurvatureFlops(spec(128), [site], 64);
+  const whole = preconditionerCurvatureFlops(spec(4096), [site], 64);
+  assert.ok(whole > 4 * blocked, `${whole} vs ${blocked}`);
+  // An embedding's diagonal L stays whole; only R's columns are blocked.
+  const table = { ...site, withoutBias: true, oneHot: "tokens" as const };
+  assert.equal(
+    preconditionerStateFloats(spec(128), [table]),
+    2 * (784 + 2 * 128 ** 2),
+  );
+});
+
 Deno.test("a diverging shampoo or eva run fails with a diverged error instead of producing NaN", async () => {
   await initBackend("wasm");
   for (
@@ -659,6 +964,9 @@ Deno.test("bad shampoo and eva hyperparameters are rejected with the field named
     [{ name: "shampoo", update_every: 1.5 }, "update_every"],
     [{ name: "shampoo", beta: 1.5 }, "beta"],
     [{ name: "shampoo", graft: "adagrad" }, "graft"],
+    [{ name: "shampoo", block_size: 7 }, "block_size"],
+    [{ name: "shampoo", block_size: 4097 }, "block_size"],
+    [{ name: "shampoo", block_size: 16.5 }, "block_size"],
     [{ name: "shampoo", lr: 0 }, "lr"],
     [{ name: "eva", damping: 0 }, "damping"],
     [{ name: "eva", factor_decay: 1 }, "factor_decay"],
@@ -688,6 +996,7 @@ Deno.test("bad shampoo and eva hyperparameters are rejected with the field named
     update_every: 20,
     beta: 0.95,
     graft: "sgd",
+    block_size: 128,
   });
 });
 

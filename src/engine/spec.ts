@@ -143,6 +143,9 @@ export const ShampooSpec = z.strictObject({
   graft: z.enum(["sgd", "none"]).default("sgd").describe(
     "sgd: rescale each layer's direction to its mean gradient's norm, so lr keeps SGD's meaning; none: the raw direction",
   ),
+  block_size: z.int().min(8).max(4096).default(128).describe(
+    "largest block side: each layer's gradient [dW; db] is split into a grid of near-equal blocks of at most this many rows and columns, each with its own L, R and roots, which bounds the O(n^3) root cost; a layer that fits one block is unblocked Shampoo",
+  ),
 });
 
 /** Eva: K-FAC with Kronecker vectors and Sherman-Morrison inverses. */

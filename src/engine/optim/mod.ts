@@ -118,6 +118,7 @@ function preconditioner(
         updateEvery: spec.update_every,
         beta: spec.beta,
         graft: spec.graft,
+        blockSize: spec.block_size,
       });
     case "eva":
       return new EvaOptimizer(sites, momentumRule(spec, sites), {
