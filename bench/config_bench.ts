@@ -17,7 +17,7 @@ import {
   train,
   type TrainResult,
 } from "../src/engine/mod.ts";
-import { resolveDataset } from "../src/datasets.ts";
+import { resolveDataset } from "../workers/resolve_dataset.ts";
 import { formatIssues } from "../src/cli/train.ts";
 import type { Row } from "./rows.ts";
 

@@ -18,7 +18,7 @@ import {
   type OptimizerSpec,
   train,
 } from "../src/engine/mod.ts";
-import { resolveDataset } from "../src/datasets.ts";
+import { resolveDataset } from "../workers/resolve_dataset.ts";
 import { splitData } from "../src/engine/batches.ts";
 import { meanSeconds, type Row, RowSet, runLine, timingLines } from "./rows.ts";
 

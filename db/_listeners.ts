@@ -10,6 +10,8 @@
  * re-LISTENs forever (a new connection every ~10 ms, each failing with
  * "database does not exist"), so the process never settles.
  */
+import { waitAtMost } from "./wait.ts";
+
 type Stop = () => Promise<void>;
 
 const live = new WeakMap<object, Set<Stop>>();
@@ -42,10 +44,5 @@ export async function stopListeners(
 ): Promise<void> {
   closing.add(client);
   const stops = [...(live.get(client) ?? [])].map((stop) => stop());
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    Promise.all(stops),
-    new Promise((resolve) => timer = setTimeout(resolve, timeoutMs)),
-  ]);
-  clearTimeout(timer);
+  await waitAtMost(Promise.all(stops), timeoutMs);
 }

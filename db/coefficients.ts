@@ -7,11 +7,7 @@ import { and, asc, count, desc, eq, sql } from "drizzle-orm";
 import type { Queryable } from "./client.ts";
 import { type JobLease, leaseCte } from "./_lease.ts";
 import { bytesToFloat32, float32ToBytes } from "./_bytes.ts";
-import { fngdCoefficients, jobs } from "./schema.ts";
-import type {
-  CoefficientEntry,
-  CoefficientLayerSummary,
-} from "../src/engine/types.ts";
+import { fngdCoefficients } from "./schema.ts";
 
 /** One vector to store. */
 export interface CoefficientInput {
@@ -22,24 +18,31 @@ export interface CoefficientInput {
   coefficients: Float32Array;
   /** The staleness reference recorded with it. */
   diagonal: Float32Array;
-  /** The damping lambda actually used. */
-  damping: number;
+  /** The lambda the solve used (alpha scaled by the Gram matrix's norm). */
+  lambda: number;
 }
 
-/** Per-layer summary, the very type of the engine's `coefficients` event data. */
-export type { CoefficientEntry, CoefficientLayerSummary };
+/** One stored vector of a (batch, layer), as read back. */
+export interface CoefficientEntry {
+  coefficients: Float32Array;
+  /** The epoch whose step solved it. */
+  epoch: number;
+  /** The staleness reference; empty on rows written before it was kept. */
+  diagonal: Float32Array;
+}
+
+/** The latest vector of one (batch, layer). */
+export interface LatestCoefficients {
+  layer: number;
+  batch: number;
+  coefficients: Float32Array;
+}
 
 /** How many (batch, layer) entries one epoch solved, in all and per layer. */
 export interface CoefficientEpochHistory {
   epoch: number;
   solved: number;
   layers: { layer: number; solved: number }[];
-}
-
-/** The latest entry per (batch, layer), summarised per layer, and the history. */
-export interface CoefficientSummary {
-  layers: CoefficientLayerSummary[];
-  history: CoefficientEpochHistory[];
 }
 
 /** Rows per INSERT: 6 parameters each stays far below Postgres' 65535 limit. */
@@ -61,7 +64,7 @@ export async function putCoefficients(
       rows.slice(i, i + CHUNK).map((r) =>
         sql`(${r.batch}::int, ${r.layer}::int, ${r.epoch}::int, ${
           float32ToBytes(r.coefficients)
-        }::bytea, ${float32ToBytes(r.diagonal)}::bytea, ${r.damping}::float8)`
+        }::bytea, ${float32ToBytes(r.diagonal)}::bytea, ${r.lambda}::float8)`
       ),
       sql`, `,
     );
@@ -69,15 +72,15 @@ export async function putCoefficients(
       with ${leaseCte(lease)}, put as (
         insert into fngd_coefficients
           (job_id, batch_index, layer_index, epoch, coefficients, diagonal,
-            damping)
+            lambda)
         select lease.id, v.batch, v.layer, v.epoch, v.coefficients,
-          v.diagonal, v.damping
+          v.diagonal, v.lambda
         from lease cross join (values ${values})
-          as v(batch, layer, epoch, coefficients, diagonal, damping)
+          as v(batch, layer, epoch, coefficients, diagonal, lambda)
         on conflict (job_id, batch_index, layer_index, epoch) do update
           set coefficients = excluded.coefficients,
             diagonal = excluded.diagonal,
-            damping = excluded.damping, created_at = now()
+            lambda = excluded.lambda, created_at = now()
         returning 1
       )
       select (select count(*) from lease)::int as n`);
@@ -151,52 +154,38 @@ export async function getCoefficientVector(
 }
 
 /**
- * Mean, min and max over every value of each layer's latest vectors (one per
- * batch), with the damping the `coefficients` event reports; and, per epoch,
- * how many (batch, layer) entries it solved. SQL cannot read float32 bytea,
- * so the values are decoded here, one layer's rows at a time in batch order.
+ * The latest vector of each (batch, layer) of `jobId`, in layer then batch
+ * order. SQL cannot read float32 bytea, so summarising them is the caller's.
  */
-export async function summarizeCoefficients(
+export async function listLatestCoefficients(
   db: Queryable,
   jobId: string,
-): Promise<CoefficientSummary> {
+): Promise<LatestCoefficients[]> {
   const rows = await db.selectDistinctOn([
     fngdCoefficients.layerIndex,
     fngdCoefficients.batchIndex,
   ], {
     layer: fngdCoefficients.layerIndex,
+    batch: fngdCoefficients.batchIndex,
     coefficients: fngdCoefficients.coefficients,
-    damping: fngdCoefficients.damping,
   }).from(fngdCoefficients).where(eq(fngdCoefficients.jobId, jobId))
     .orderBy(
       asc(fngdCoefficients.layerIndex),
       asc(fngdCoefficients.batchIndex),
       desc(fngdCoefficients.epoch),
     );
-  const byLayer = new Map<
-    number,
-    {
-      batches: number;
-      n: number;
-      sum: number;
-      min: number;
-      max: number;
-      damping: number;
-    }
-  >();
-  for (const r of rows) {
-    const acc = byLayer.get(r.layer) ??
-      { batches: 0, n: 0, sum: 0, min: Infinity, max: -Infinity, damping: 0 };
-    for (const v of bytesToFloat32(r.coefficients)) {
-      acc.sum += v;
-      if (v < acc.min) acc.min = v;
-      if (v > acc.max) acc.max = v;
-    }
-    acc.n += r.coefficients.byteLength / 4;
-    acc.batches += 1;
-    acc.damping += r.damping;
-    byLayer.set(r.layer, acc);
-  }
+  return rows.map((r) => ({
+    layer: r.layer,
+    batch: r.batch,
+    coefficients: bytesToFloat32(r.coefficients),
+  }));
+}
+
+/** Per epoch, how many (batch, layer) entries of `jobId` it solved, in epoch order. */
+export async function listCoefficientHistory(
+  db: Queryable,
+  jobId: string,
+): Promise<CoefficientEpochHistory[]> {
   const counts = await db.select({
     epoch: fngdCoefficients.epoch,
     layer: fngdCoefficients.layerIndex,
@@ -214,21 +203,5 @@ export async function summarizeCoefficients(
     last.solved += c.solved;
     last.layers.push({ layer: c.layer, solved: c.solved });
   }
-  const [job] = await db.select({
-    alpha: sql<
-      number | null
-    >`(${jobs.spec} -> 'optimizer' ->> 'damping')::float8`,
-  }).from(jobs).where(eq(jobs.id, jobId));
-  const alpha = job?.alpha ?? undefined;
-  return {
-    layers: [...byLayer].map(([layer, a]) => ({
-      layer,
-      batches: a.batches,
-      mean: a.n > 0 ? a.sum / a.n : 0,
-      min: a.n > 0 ? a.min : 0,
-      max: a.n > 0 ? a.max : 0,
-      damping: alpha ?? a.damping / a.batches,
-    })),
-    history,
-  };
+  return history;
 }

@@ -23,7 +23,10 @@ export * from "./schema.ts";
 export { JOB_EVENTS_CHANNEL, JOBS_CHANNEL, listen, notify } from "./notify.ts";
 export { createJob, type NewJob } from "./create_job.ts";
 export { getJob } from "./get_job.ts";
+export { isUuid } from "./_uuid.ts";
 export { isConnectionError } from "./connection_errors.ts";
+export { sleep, waitAtMost } from "./wait.ts";
+export { PollTimer } from "./poll_timer.ts";
 export {
   DatabaseUnavailableError,
   DbCircuitBreaker,
@@ -51,12 +54,12 @@ export {
   type CoefficientEpochHistory,
   type CoefficientInput,
   coefficientKey,
-  type CoefficientLayerSummary,
-  type CoefficientSummary,
   getCoefficientVector,
+  type LatestCoefficients,
+  listCoefficientHistory,
+  listLatestCoefficients,
   loadCoefficients,
   putCoefficients,
-  summarizeCoefficients,
 } from "./coefficients.ts";
 export { getLatestCheckpoint, saveCheckpoint } from "./checkpoints.ts";
 export {

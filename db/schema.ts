@@ -151,7 +151,8 @@ export const fngdCoefficients = pgTable("fngd_coefficients", {
   coefficients: bytea("coefficients").notNull(),
   /** Per-sample Gram-diagonal proxy when solved, float32; null on old rows. */
   diagonal: bytea("diagonal"),
-  damping: doublePrecision("damping").notNull(),
+  /** The lambda the solve used: alpha (the API's `damping`) scaled by the Gram norm. */
+  lambda: doublePrecision("lambda").notNull(),
   createdAt: createdAt(),
 }, (t) => [
   primaryKey({

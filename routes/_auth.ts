@@ -3,22 +3,15 @@
  * that the lookup time does not depend on how much of a guessed key is right.
  */
 import type { MiddlewareHandler } from "hono";
-import { ApiError } from "../src/problem.ts";
+import { ApiError } from "./problem.ts";
 import type { AppEnv } from "./_router.ts";
+import { sha256Hex } from "./_sha256.ts";
 
 /** The one tenant of an instance that runs without API keys. */
 export const DEFAULT_TENANT = "default";
 
-async function digest(key: string): Promise<string> {
-  const bytes = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(key),
-  );
-  return Array.from(
-    new Uint8Array(bytes),
-    (b) => b.toString(16).padStart(2, "0"),
-  )
-    .join("");
+function digest(key: string): Promise<string> {
+  return sha256Hex(new TextEncoder().encode(key));
 }
 
 /**

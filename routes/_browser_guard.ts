@@ -6,8 +6,14 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
-import { type Config, isLoopbackHost } from "../src/config.ts";
-import { ApiError } from "../src/problem.ts";
+import type { RouteOptions } from "./options.ts";
+import { ApiError } from "./problem.ts";
+
+/** True for addresses only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
 
 /** A Host header: a name or bracketed IPv6 literal, then an optional port. */
 const HOST_HEADER = /^(\[[0-9a-f:.]+\]|[^\s[\]:/@?#\\]+)(?::\d{1,5})?$/i;
@@ -23,13 +29,13 @@ export function hostName(host: string): string | undefined {
  * PUBLIC_HOST: a page whose own name was rebound to 127.0.0.1 sends its own
  * name, and would otherwise read every response as same-origin.
  */
-export function hostGuard(config: Config): MiddlewareHandler {
+export function hostGuard(options: RouteOptions): MiddlewareHandler {
   return async (c, next) => {
     const header = c.req.header("host") ?? new URL(c.req.url).host;
     const name = hostName(header);
     const allowed = name !== undefined &&
       (isLoopbackHost(name) || name.endsWith(".localhost") ||
-        name === config.publicHost);
+        name === options.publicHost);
     if (!allowed) {
       throw new ApiError(
         "misdirected_request",
@@ -59,8 +65,8 @@ function originOf(text: string): string | undefined {
  * request, and a cross-site form post needs no preflight; clients that
  * are not browsers send none and pass.
  */
-export function originGuard(config: Config): MiddlewareHandler {
-  const allowed = new Set(config.corsOrigins);
+export function originGuard(options: RouteOptions): MiddlewareHandler {
+  const allowed = new Set(options.corsOrigins);
   return async (c, next) => {
     const origin = c.req.header("origin");
     if (origin !== undefined && UNSAFE_METHODS.has(c.req.method)) {
@@ -83,10 +89,12 @@ export function originGuard(config: Config): MiddlewareHandler {
 }
 
 /** CORS for CORS_ORIGINS (preflight and response headers), or undefined when off. */
-export function corsMiddleware(config: Config): MiddlewareHandler | undefined {
-  if (config.corsOrigins.length === 0) return undefined;
+export function corsMiddleware(
+  options: RouteOptions,
+): MiddlewareHandler | undefined {
+  if (options.corsOrigins.length === 0) return undefined;
   return cors({
-    origin: config.corsOrigins,
+    origin: options.corsOrigins,
     allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
     // Error bodies name Retry-After and the auth challenge; scripts need them.
     exposeHeaders: ["Retry-After", "WWW-Authenticate"],

@@ -9,7 +9,7 @@ import {
   getComparison,
   type JobRow,
 } from "../db/mod.ts";
-import { ApiError } from "../src/problem.ts";
+import { ApiError } from "./problem.ts";
 import { sameJson } from "./_same_json.ts";
 
 /** `{id}`: any string, so that a malformed id is an unknown comparison (404). */

@@ -9,8 +9,8 @@ import {
   type ComparisonMetric,
   type DatasetSummary,
 } from "../db/mod.ts";
-import type { Config } from "../src/config.ts";
-import { ApiError, fieldErrors, validationError } from "../src/problem.ts";
+import type { RouteOptions } from "./options.ts";
+import { ApiError, fieldErrors, validationError } from "./problem.ts";
 import { ApiJobSpec, ApiOptimizerSpec } from "./_api_job_spec.ts";
 import { metricUnavailable } from "./_comparison_metric.ts";
 import { admitJobSpec } from "./_job_admission.ts";
@@ -208,11 +208,11 @@ function requestPath(path: string[], i: number, j: number): string[] {
 export function admitComparisonJobs(
   jobs: PlannedJob[],
   upload: DatasetSummary | undefined,
-  config: Config,
+  limits: Pick<RouteOptions, "maxJobBytes">,
 ): void {
   for (const job of jobs) {
     try {
-      admitJobSpec(job.spec, upload, config);
+      admitJobSpec(job.spec, upload, limits);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       const where = `optimizers.${job.optimizer} (${job.spec.optimizer.name})`;

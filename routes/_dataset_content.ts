@@ -27,7 +27,7 @@ import {
   parseParallelText,
 } from "../src/engine/data/mod.ts";
 import { EngineError, type TokenizerKind } from "../src/engine/types.ts";
-import { ApiError } from "../src/problem.ts";
+import { ApiError } from "./problem.ts";
 
 /** What the datasets table stores for an upload. */
 export interface EncodedDataset {
@@ -218,16 +218,4 @@ export async function encodeParallelText(
     samples: dataset.y.length,
     classes: dataset.classes,
   };
-}
-
-/** Lowercase hex SHA-256 of `bytes`. */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    bytes as Uint8Array<ArrayBuffer>,
-  );
-  return Array.from(
-    new Uint8Array(digest),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
 }

@@ -3,7 +3,7 @@
  * document, with a small "try it" form per operation. No CDN can be reached
  * where this runs, so the page carries its own CSS and script.
  */
-import { listProblemCodes } from "../src/problem.ts";
+import { listProblemCodes } from "./problem.ts";
 
 type Json = Record<string, unknown>;
 

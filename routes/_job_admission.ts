@@ -18,10 +18,9 @@ import {
 } from "../src/engine/admission.ts";
 import type { JobSpec } from "../src/engine/spec.ts";
 import { EngineError } from "../src/engine/types.ts";
-import type { Config } from "../src/config.ts";
-import { ApiError, validationError } from "../src/problem.ts";
+import { ApiError, validationError } from "./problem.ts";
 import type { ApiJobSpec } from "./_api_job_spec.ts";
-import { isUuid } from "./_job_lookup.ts";
+import type { RouteOptions } from "./options.ts";
 
 /**
  * Seconds a client is told to wait after a 429: a worker takes at least
@@ -44,7 +43,7 @@ export async function findUploadedDataset(
 ): Promise<DatasetSummary | undefined> {
   if (!("id" in dataset)) return undefined;
   const id = dataset.id;
-  const upload = isUuid(id) ? await getDataset(db, tenant, id) : undefined;
+  const upload = await getDataset(db, tenant, id);
   if (!upload) {
     throw validationError([{
       path,
@@ -56,7 +55,7 @@ export async function findUploadedDataset(
 }
 
 /**
- * Checks that the engine can run `spec` within `config.maxJobBytes`.
+ * Checks that the engine can run `spec` within `limits.maxJobBytes`.
  * `upload` is the dataset row for `{"id"}` datasets.
  * @throws {ApiError} `invalid_spec` (400) naming the field at fault, or
  * `too_large` (422) with the estimate broken down.
@@ -64,12 +63,12 @@ export async function findUploadedDataset(
 export function admitJobSpec(
   spec: JobSpec,
   upload: DatasetSummary | undefined,
-  config: Config,
+  limits: Pick<RouteOptions, "maxJobBytes">,
 ): void {
   try {
     checkJobFits(
       spec,
-      config.maxJobBytes,
+      limits.maxJobBytes,
       upload ? uploadedDatasetInfo(upload) : undefined,
     );
   } catch (err) {
@@ -97,18 +96,18 @@ export function admitJobSpec(
 
 /**
  * Refuses `adding` new jobs (default 1) unless `tenant`'s queued ones plus
- * them stay within `config.maxQueuedPerTenant` (0: no quota). A soft limit:
+ * them stay within `limits.maxQueuedPerTenant` (0: no quota). A soft limit:
  * concurrent submissions may pass it by their number, which a quota against
  * floods does not need to prevent.
  * @throws {ApiError} `too_many_queued_jobs` (429) with Retry-After.
  */
 export async function checkQueueQuota(
   db: Db,
-  config: Config,
+  limits: Pick<RouteOptions, "maxQueuedPerTenant">,
   tenant: string,
   adding = 1,
 ): Promise<void> {
-  const max = config.maxQueuedPerTenant;
+  const max = limits.maxQueuedPerTenant;
   if (max === 0) return;
   const queued = await countQueuedJobs(db, tenant);
   if (queued + adding > max) {

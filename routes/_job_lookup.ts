@@ -4,9 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { type Db, getJob, type JobRow } from "../db/mod.ts";
-import { ApiError } from "../src/problem.ts";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { ApiError } from "./problem.ts";
 
 /** `{id}`: any string, so that a malformed id is an unknown job (404), not a 400. */
 export const JobIdParam = z.object({
@@ -15,11 +13,6 @@ export const JobIdParam = z.object({
     example: "0196f3a2-7c1e-7d0a-9a53-2b1f0c8e4d11",
   }),
 });
-
-/** True when `id` can be a row id (the tables use uuid keys). */
-export function isUuid(id: string): boolean {
-  return UUID.test(id);
-}
 
 /**
  * The tenant's job, or a 404 that never says whether another tenant owns it.
@@ -30,8 +23,7 @@ export async function findJob(
   tenant: string,
   id: string,
 ): Promise<JobRow> {
-  // Postgres rejects a non-uuid literal with an error; it is simply unknown here.
-  const job = isUuid(id) ? await getJob(db, tenant, id) : undefined;
+  const job = await getJob(db, tenant, id);
   if (!job) throw new ApiError("job_not_found", `no job ${id} for this tenant`);
   return job;
 }

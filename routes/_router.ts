@@ -2,18 +2,18 @@
  * What every route file shares: the app's context types and a router factory
  * whose defaultHook turns validation failures into problem+json.
  */
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { DbCircuitBreaker } from "../db/mod.ts";
 import type { Db } from "../db/mod.ts";
-import type { Config } from "../src/config.ts";
-import { fieldErrors, validationError } from "../src/problem.ts";
+import { fieldErrors, validationError } from "./problem.ts";
 import type { EventWakeups } from "./_event_wakeups.ts";
 import type { HttpCounters } from "./_http_counters.ts";
+import type { RouteOptions } from "./options.ts";
 
 /** Everything a route needs, passed in once by createApp. */
 export interface AppDeps {
   db: Db;
-  config: Config;
+  options: RouteOptions;
   counters: HttpCounters;
   wakeups: EventWakeups;
   /** Fails fast while the database is known down (the /v1 gate uses it too). */
@@ -46,3 +46,24 @@ export function newRouter(): Router {
 
 /** The security requirement every /v1 route declares. */
 export const BEARER_SECURITY = [{ bearer: [] }];
+
+/**
+ * The request of a route that creates something (`what`) from a JSON body,
+ * with the optional Idempotency-Key that makes a retry return the first one.
+ */
+export function idempotentJsonRequest<S extends z.ZodType>(
+  schema: S,
+  what: string,
+) {
+  return {
+    headers: z.object({
+      "Idempotency-Key": z.string().min(1).max(255).optional().openapi({
+        description: `client-chosen key; same key and body -> same ${what}`,
+      }),
+    }),
+    body: {
+      required: true,
+      content: { "application/json": { schema } },
+    },
+  };
+}

@@ -1,84 +1,80 @@
 /**
- * Follows a job's event log over SSE. The job_events table is the truth and is
- * polled: NOTIFY is only a hint and never arrives from embedded PGlite.
+ * Follows job event logs over SSE. The job_events table is the truth and is
+ * polled: NOTIFY only wakes a poll early, and never arrives from embedded
+ * PGlite. What is followed (one job, or a comparison's jobs) is a feed; the
+ * polling, heartbeats and ending are the same for every feed.
  */
-import type { SSEStreamingApi } from "hono/streaming";
-import { type Db, getJob, isTerminalStatus, listJobEvents } from "../db/mod.ts";
-import { isTerminalEvent, shapeEvent } from "./_event_shape.ts";
+import type { Context } from "hono";
+import {
+  type SSEMessage,
+  type SSEStreamingApi,
+  streamSSE,
+} from "hono/streaming";
+import { PollTimer } from "../db/mod.ts";
 import type { EventWakeups } from "./_event_wakeups.ts";
-import { PollTimer } from "./_poll_timer.ts";
 
-/** What one stream needs to know. */
+/** What one read of a feed found. */
+export interface FeedPage {
+  /** The frames to send, in order. */
+  frames: SSEMessage[];
+  /** A full page: more may be waiting, so read again without sleeping. */
+  full: boolean;
+  /** The stream ends once these frames are sent. */
+  done: boolean;
+}
+
+/** The events one stream relays. */
+export interface EventFeed {
+  /** The jobs whose NOTIFYs wake the stream early. */
+  jobIds: string[];
+  /** Reads what is new since the last read, and moves past it. */
+  read(): Promise<FeedPage>;
+  /** Whether every followed job's row is terminal (or gone). */
+  allTerminal(): Promise<boolean>;
+}
+
+/** How a stream polls, and what it reports to. */
 export interface FollowOptions {
-  db: Db;
-  tenant: string;
-  jobId: string;
-  /** Send events with seq greater than this. */
-  after: number;
   pollMs: number;
   heartbeatMs: number;
-  /** Aborted when the client goes away. */
-  signal: AbortSignal;
   /** Holds the number of streams open now (GET /metrics, abort tests). */
   gauge: { openStreams: number };
   /** NOTIFY-driven early wake-ups; polling alone is correct without them. */
   wakeups?: EventWakeups;
 }
 
-/** Rows fetched per query; a backlog is drained in pages without sleeping. */
-const PAGE = 500;
-
 /**
- * Writes every event after `after` as `id: seq`, `event: type`, `data: json`,
- * heartbeat comments while idle, and returns after the terminal status event,
- * or when the client disconnects.
+ * Writes the feed's frames, heartbeat comments while idle, and returns once
+ * the feed is done or the client disconnects (`signal`).
  */
-export async function followEvents(
+export async function followFeed(
   stream: SSEStreamingApi,
-  opts: FollowOptions,
+  feed: EventFeed,
+  opts: FollowOptions & { signal: AbortSignal },
 ): Promise<void> {
-  const { db, jobId, signal } = opts;
-  let cursor = opts.after;
+  const { signal } = opts;
   let lastWrite = Date.now();
-  // A job whose row is terminal but whose terminal event we have not seen:
-  // the worker may write the row and the event in separate statements, so give
-  // the event one more poll before concluding it was sent before `after`.
+  // A job whose row is terminal but whose terminal event has not been read:
+  // the worker may write the row and the event in separate statements, so
+  // all-terminal must hold for two polls in a row that find nothing new.
   let terminalPolls = 0;
   const timer = new PollTimer(signal);
-  const unsubscribe = opts.wakeups?.subscribe(jobId, () => timer.notify());
+  const unsubscribe = feed.jobIds.map((id) =>
+    opts.wakeups?.subscribe(id, () => timer.notify())
+  );
   opts.gauge.openStreams++;
   try {
-    // A client resuming at the terminal event (EventSource reconnects after
-    // every close) has seen everything: close at once instead of idling.
-    if (cursor > 0) {
-      const [last] = await listJobEvents(db, jobId, {
-        after: cursor - 1,
-        limit: 1,
-      });
-      if (last && last.seq === cursor && isTerminalEvent(last)) return;
-    }
     while (!signal.aborted) {
-      const rows = await listJobEvents(db, jobId, {
-        after: cursor,
-        limit: PAGE,
-      });
-      for (const row of rows) {
+      const page = await feed.read();
+      for (const frame of page.frames) {
         if (signal.aborted) return;
-        await stream.writeSSE({
-          id: String(row.seq),
-          event: row.type,
-          data: JSON.stringify(shapeEvent(row)),
-        });
-        cursor = row.seq;
+        await stream.writeSSE(frame);
         lastWrite = Date.now();
-        if (isTerminalEvent(row)) return;
       }
-      if (rows.length === PAGE) continue;
-      if (rows.length === 0) {
-        const job = await getJob(db, opts.tenant, jobId);
-        if (!job || isTerminalStatus(job.status)) {
-          if (++terminalPolls >= 2) return;
-        }
+      if (page.done) return;
+      if (page.full) continue;
+      if (page.frames.length === 0 && await feed.allTerminal()) {
+        if (++terminalPolls >= 2) return;
       }
       if (Date.now() - lastWrite >= opts.heartbeatMs) {
         // A comment line: EventSource ignores it, proxies see traffic.
@@ -88,7 +84,33 @@ export async function followEvents(
       await timer.wait(Math.min(opts.pollMs, opts.heartbeatMs));
     }
   } finally {
-    unsubscribe?.();
+    for (const stop of unsubscribe) stop?.();
     opts.gauge.openStreams--;
   }
+}
+
+/**
+ * The SSE response that follows `feed`. A failure while the client is still
+ * there is logged (as `what`) and ends the stream: the client resumes by id.
+ */
+export function streamFeed(
+  c: Context,
+  feed: EventFeed,
+  opts: FollowOptions,
+  what: string,
+): Response {
+  // Tell proxies such as nginx not to buffer the stream.
+  c.header("X-Accel-Buffering", "no");
+  return streamSSE(c, async (stream) => {
+    // Deno cancels the response body when the client disconnects, which
+    // hono reports as onAbort: that ends the polling.
+    const gone = new AbortController();
+    stream.onAbort(() => gone.abort());
+    try {
+      await followFeed(stream, feed, { ...opts, signal: gone.signal });
+    } catch (err) {
+      // A query failing after the client left is expected (pool closing).
+      if (!gone.signal.aborted) console.error(`${what} failed:`, err);
+    }
+  });
 }

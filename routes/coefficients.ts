@@ -4,13 +4,14 @@
  * `layer`, one raw vector (the latest, or that of `epoch`).
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { getCoefficientVector, summarizeCoefficients } from "../db/mod.ts";
+import { getCoefficientVector } from "../db/mod.ts";
 import {
   ApiError,
   DATABASE_UNAVAILABLE_RESPONSE,
   MISDIRECTED_RESPONSE,
   problemResponse,
-} from "../src/problem.ts";
+} from "./problem.ts";
+import { summarizeJobCoefficients } from "./_coefficient_summary.ts";
 import { findJob, JobIdParam } from "./_job_lookup.ts";
 import { intParam } from "./_int_param.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
@@ -98,7 +99,7 @@ export function coefficientRoutes({ db }: AppDeps) {
     const job = await findJob(db, c.get("tenant"), c.req.valid("param").id);
     const { batch, layer, epoch } = c.req.valid("query");
     if (batch === undefined || layer === undefined) {
-      const summary = await summarizeCoefficients(db, job.id);
+      const summary = await summarizeJobCoefficients(db, job);
       return c.json({ layers: summary.layers, history: summary.history }, 200);
     }
     const entry = await getCoefficientVector(db, job.id, batch, layer, epoch);

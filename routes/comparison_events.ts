@@ -1,16 +1,15 @@
 /** GET /v1/comparisons/{id}/events: every job's epoch and status events over one SSE stream. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { streamSSE } from "hono/streaming";
 import { listComparisonJobs } from "../db/mod.ts";
 import {
   DATABASE_UNAVAILABLE_RESPONSE,
   MISDIRECTED_RESPONSE,
   problemResponse,
   validationError,
-} from "../src/problem.ts";
+} from "./problem.ts";
 import {
   ComparisonEventSchema,
-  followComparison,
+  comparisonFeed,
   parseCursor,
 } from "./_comparison_follow.ts";
 import {
@@ -19,6 +18,7 @@ import {
   findComparison,
 } from "./_comparison_lookup.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
+import { streamFeed } from "./_sse_follow.ts";
 
 const events = createRoute({
   method: "get",
@@ -67,7 +67,7 @@ const events = createRoute({
 
 /** The comparison events route. */
 export function comparisonEventRoutes(
-  { db, config, counters, wakeups }: AppDeps,
+  { db, options, counters, wakeups }: AppDeps,
 ) {
   const router = newRouter();
   // The frames' JSON has no response of its own to hang on: a component
@@ -95,30 +95,11 @@ export function comparisonEventRoutes(
           `Last-Event-ID must be ${runs.length} dot-separated event seqs (one per job), got "${lastEventId}"`,
       }]);
     }
-    // Tell proxies such as nginx not to buffer the stream.
-    c.header("X-Accel-Buffering", "no");
-    return streamSSE(c, async (stream) => {
-      const gone = new AbortController();
-      stream.onAbort(() => gone.abort());
-      try {
-        await followComparison(stream, {
-          db,
-          comparisonId: comparison.id,
-          runs,
-          after,
-          pollMs: config.ssePollMs,
-          heartbeatMs: config.sseHeartbeatMs,
-          signal: gone.signal,
-          gauge: counters,
-          wakeups,
-        });
-      } catch (err) {
-        // As for a job's stream: a failure after the client left is
-        // expected; otherwise log it, and the client resumes by id.
-        if (!gone.signal.aborted) {
-          console.error("comparison SSE stream failed:", err);
-        }
-      }
-    });
+    return streamFeed(c, comparisonFeed(db, comparison.id, runs, after), {
+      pollMs: options.ssePollMs,
+      heartbeatMs: options.sseHeartbeatMs,
+      gauge: counters,
+      wakeups,
+    }, "comparison SSE stream");
   });
 }

@@ -12,11 +12,12 @@ import {
 import {
   ApiError,
   DATABASE_UNAVAILABLE_RESPONSE,
-  FORBIDDEN_ORIGIN_RESPONSE,
+  JSON_BODY_RESPONSES,
   MISDIRECTED_RESPONSE,
   problemResponse,
   TooLargeProblemSchema,
-} from "../src/problem.ts";
+  tooManyQueuedResponse,
+} from "./problem.ts";
 import { ApiOptimizerSpec } from "./_api_job_spec.ts";
 import {
   ComparisonIdParam,
@@ -37,7 +38,12 @@ import {
 } from "./_comparison_request.ts";
 import { buildTable, ComparisonTableRowSchema } from "./_comparison_table.ts";
 import { checkQueueQuota, findUploadedDataset } from "./_job_admission.ts";
-import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
+import {
+  type AppDeps,
+  BEARER_SECURITY,
+  idempotentJsonRequest,
+  newRouter,
+} from "./_router.ts";
 import { sameJson } from "./_same_json.ts";
 
 /** A comparison as the API returns it. */
@@ -93,17 +99,7 @@ const create = createRoute({
     "With an Idempotency-Key header, a retry with the same key and body returns the comparison created first (200).",
   ].join(" "),
   security: BEARER_SECURITY,
-  request: {
-    headers: z.object({
-      "Idempotency-Key": z.string().min(1).max(255).optional().openapi({
-        description: "client-chosen key; same key and body -> same comparison",
-      }),
-    }),
-    body: {
-      required: true,
-      content: { "application/json": { schema: ComparisonRequest } },
-    },
-  },
+  request: idempotentJsonRequest(ComparisonRequest, "comparison"),
   responses: {
     201: { description: "created, its jobs queued", content: comparisonJson },
     200: {
@@ -114,24 +110,14 @@ const create = createRoute({
       "invalid body or malformed JSON (validation_failed, malformed_json; paths such as optimizers.2.lr), a body over the shape limits (json_too_complex), or a job the engine cannot run (invalid_spec); nothing was written",
     ),
     ...errors,
-    403: FORBIDDEN_ORIGIN_RESPONSE,
-    413: problemResponse("body larger than MAX_BODY_BYTES"),
-    415: problemResponse("body is not application/json"),
+    ...JSON_BODY_RESPONSES,
     422: problemResponse(
       "Idempotency-Key reused with a different body (idempotency_key_reused), or a job whose estimated memory exceeds MAX_JOB_BYTES (too_large); nothing was written",
       TooLargeProblemSchema,
     ),
-    429: {
-      ...problemResponse(
-        "the tenant's queued jobs plus this comparison's would exceed MAX_QUEUED_PER_TENANT (too_many_queued_jobs); nothing was written",
-      ),
-      headers: {
-        "Retry-After": {
-          description: "seconds to wait before submitting again",
-          schema: { type: "integer" as const, minimum: 1 },
-        },
-      },
-    },
+    429: tooManyQueuedResponse(
+      "the tenant's queued jobs plus this comparison's would exceed MAX_QUEUED_PER_TENANT (too_many_queued_jobs); nothing was written",
+    ),
   },
 });
 
@@ -175,7 +161,7 @@ function keyReused(key: string, row: ComparisonRow): ApiError {
 }
 
 /** The /v1/comparisons routes. */
-export function comparisonRoutes({ db, config }: AppDeps) {
+export function comparisonRoutes({ db, options }: AppDeps) {
   /** Row -> JSON with its jobs and table, read now. */
   const shape = async (row: ComparisonRow): Promise<ComparisonJson> => {
     const [jobs, metrics] = await Promise.all([
@@ -228,15 +214,15 @@ export function comparisonRoutes({ db, config }: AppDeps) {
         body.spec.dataset,
         "spec.dataset.id",
       );
-      admitComparisonJobs(jobs, upload, config);
-      await checkQueueQuota(db, config, tenant, jobs.length);
+      admitComparisonJobs(jobs, upload, options);
+      await checkQueueQuota(db, options, tenant, jobs.length);
       const stored = storedRequest(body);
       const { comparison, created } = await createComparison(db, {
         tenant,
         ...stored,
         idempotencyKey: key,
         jobSpecs: jobs.map((j) => j.spec),
-        maxAttempts: config.maxAttempts,
+        maxAttempts: options.maxAttempts,
       });
       if (!created && !sameRequest(comparison, body)) {
         throw keyReused(key!, comparison);

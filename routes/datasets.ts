@@ -13,20 +13,19 @@ import {
   FORBIDDEN_ORIGIN_RESPONSE,
   MISDIRECTED_RESPONSE,
   problemResponse,
-} from "../src/problem.ts";
+} from "./problem.ts";
 import {
   encodeCsv,
   encodeIdx,
   encodeParallelText,
-  sha256Hex,
 } from "./_dataset_content.ts";
+import { sha256Hex } from "./_sha256.ts";
 import {
   MAX_SEQUENCE_LENGTH,
   MAX_TEST_FRACTION,
   PAIR_OVERHEAD,
   TOKENIZERS,
 } from "../src/engine/data/mod.ts";
-import { isUuid } from "./_job_lookup.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
 
 /** A dataset as the API returns it (never its content). */
@@ -235,7 +234,7 @@ const bytesOf = async (f: File | undefined) =>
   f ? new Uint8Array(await f.arrayBuffer()) : undefined;
 
 /** The /v1/datasets routes. */
-export function datasetRoutes({ db, config }: AppDeps) {
+export function datasetRoutes({ db, options }: AppDeps) {
   return newRouter()
     .openapi(upload, async (c) => {
       const form = c.req.valid("form");
@@ -246,7 +245,7 @@ export function datasetRoutes({ db, config }: AppDeps) {
           labels: (await bytesOf(form.labels))!,
           testImages: await bytesOf(form.test_images),
           testLabels: await bytesOf(form.test_labels),
-        }, 4 * config.maxUploadBytes)
+        }, 4 * options.maxUploadBytes)
         : form.format === "csv"
         ? await encodeCsv(
           (await bytesOf(form.file))!,
@@ -281,9 +280,7 @@ export function datasetRoutes({ db, config }: AppDeps) {
     })
     .openapi(get, async (c) => {
       const { id } = c.req.valid("param");
-      const row = isUuid(id)
-        ? await getDataset(db, c.get("tenant"), id)
-        : undefined;
+      const row = await getDataset(db, c.get("tenant"), id);
       if (!row) {
         throw new ApiError(
           "dataset_not_found",

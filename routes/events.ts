@@ -1,16 +1,16 @@
 /** GET /v1/jobs/{id}/events: a JSON page of the event log, or a live SSE stream. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { streamSSE } from "hono/streaming";
 import { listJobEvents } from "../db/mod.ts";
 import {
   DATABASE_UNAVAILABLE_RESPONSE,
   MISDIRECTED_RESPONSE,
   problemResponse,
-} from "../src/problem.ts";
+} from "./problem.ts";
 import { JobEventSchema, shapeEvent } from "./_event_shape.ts";
 import { findJob, JobIdParam } from "./_job_lookup.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
-import { followEvents } from "./_sse_follow.ts";
+import { jobFeed } from "./_job_feed.ts";
+import { streamFeed } from "./_sse_follow.ts";
 import { intParamOr, isPgInt, PG_INT_MAX } from "./_int_param.ts";
 
 const events = createRoute({
@@ -73,7 +73,7 @@ const events = createRoute({
 });
 
 /** The events route. */
-export function eventRoutes({ db, config, counters, wakeups }: AppDeps) {
+export function eventRoutes({ db, options, counters, wakeups }: AppDeps) {
   return newRouter().openapi(events, async (c) => {
     const { id } = c.req.valid("param");
     const { after, limit } = c.req.valid("query");
@@ -93,30 +93,11 @@ export function eventRoutes({ db, config, counters, wakeups }: AppDeps) {
     // EventSource resends the original URL on reconnect, so the header is the
     // fresher resume point and wins over the query.
     const from = lastEventId !== undefined ? Number(lastEventId) : after;
-    // Tell proxies such as nginx not to buffer the stream.
-    c.header("X-Accel-Buffering", "no");
-    return streamSSE(c, async (stream) => {
-      // Deno cancels the response body when the client disconnects, which
-      // hono reports as onAbort: that ends the polling loop below.
-      const gone = new AbortController();
-      stream.onAbort(() => gone.abort());
-      try {
-        await followEvents(stream, {
-          db,
-          tenant,
-          jobId: id,
-          after: from,
-          pollMs: config.ssePollMs,
-          heartbeatMs: config.sseHeartbeatMs,
-          signal: gone.signal,
-          gauge: counters,
-          wakeups,
-        });
-      } catch (err) {
-        // A query failing after the client left is expected (pool closing);
-        // otherwise log it and end the stream: the client resumes by id.
-        if (!gone.signal.aborted) console.error("SSE stream failed:", err);
-      }
-    });
+    return streamFeed(c, jobFeed(db, tenant, id, from), {
+      pollMs: options.ssePollMs,
+      heartbeatMs: options.sseHeartbeatMs,
+      gauge: counters,
+      wakeups,
+    }, "SSE stream");
   });
 }

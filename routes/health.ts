@@ -10,7 +10,7 @@ import {
   ApiError,
   DATABASE_UNAVAILABLE_RESPONSE,
   problemResponse,
-} from "../src/problem.ts";
+} from "./problem.ts";
 import type { HttpCounters } from "./_http_counters.ts";
 import { type AppDeps, newRouter } from "./_router.ts";
 

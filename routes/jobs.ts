@@ -4,6 +4,7 @@ import {
   createJob,
   getJobByIdempotencyKey,
   getLatestEpochMetric,
+  isUuid,
   JOB_STATUSES,
   type JobRow,
   listJobs,
@@ -13,21 +14,28 @@ import {
   ApiError,
   DATABASE_UNAVAILABLE_RESPONSE,
   FORBIDDEN_ORIGIN_RESPONSE,
+  JSON_BODY_RESPONSES,
   MISDIRECTED_RESPONSE,
   problemResponse,
   TooLargeProblemSchema,
+  tooManyQueuedResponse,
   validationError,
-} from "../src/problem.ts";
+} from "./problem.ts";
 import {
   admitJobSpec,
   checkQueueQuota,
   findUploadedDataset,
 } from "./_job_admission.ts";
 import { ApiJobSpec } from "./_api_job_spec.ts";
-import { findJob, isUuid, JobIdParam } from "./_job_lookup.ts";
+import { findJob, JobIdParam } from "./_job_lookup.ts";
 import { intParamOr } from "./_int_param.ts";
 import { EpochMetricSchema, shapeEpochMetric } from "./_metric_shape.ts";
-import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
+import {
+  type AppDeps,
+  BEARER_SECURITY,
+  idempotentJsonRequest,
+  newRouter,
+} from "./_router.ts";
 import { sameJson } from "./_same_json.ts";
 
 /** A job as the API returns it. */
@@ -97,17 +105,7 @@ const create = createRoute({
   description:
     "With an Idempotency-Key header, a retry with the same key and body returns the job created first (200) instead of a new one.",
   security: BEARER_SECURITY,
-  request: {
-    headers: z.object({
-      "Idempotency-Key": z.string().min(1).max(255).optional().openapi({
-        description: "client-chosen key; same key and body -> same job",
-      }),
-    }),
-    body: {
-      required: true,
-      content: { "application/json": { schema: ApiJobSpec } },
-    },
-  },
+  request: idempotentJsonRequest(ApiJobSpec, "job"),
   responses: {
     201: { description: "created", content: jobJson },
     200: {
@@ -118,24 +116,14 @@ const create = createRoute({
       "invalid body or malformed JSON (validation_failed, malformed_json), a body over the shape limits (json_too_complex: arrays or objects over 10,000 entries, nesting over 32), or a spec the engine cannot run (invalid_spec, naming the layer field); nothing was written",
     ),
     ...errors,
-    403: FORBIDDEN_ORIGIN_RESPONSE,
-    413: problemResponse("body larger than MAX_BODY_BYTES"),
-    415: problemResponse("body is not application/json"),
+    ...JSON_BODY_RESPONSES,
     422: problemResponse(
       "Idempotency-Key reused with a different body (idempotency_key_reused), or a job whose estimated memory exceeds MAX_JOB_BYTES (too_large, with the estimate broken down); nothing was written",
       TooLargeProblemSchema,
     ),
-    429: {
-      ...problemResponse(
-        "the tenant already has MAX_QUEUED_PER_TENANT queued jobs (too_many_queued_jobs); nothing was written",
-      ),
-      headers: {
-        "Retry-After": {
-          description: "seconds to wait before submitting again",
-          schema: { type: "integer" as const, minimum: 1 },
-        },
-      },
-    },
+    429: tooManyQueuedResponse(
+      "the tenant already has MAX_QUEUED_PER_TENANT queued jobs (too_many_queued_jobs); nothing was written",
+    ),
   },
 });
 
@@ -205,7 +193,7 @@ function keyReused(key: string, job: JobRow): ApiError {
 }
 
 /** The /v1/jobs routes. */
-export function jobRoutes({ db, config }: AppDeps) {
+export function jobRoutes({ db, options }: AppDeps) {
   const withMetrics = async (row: JobRow) =>
     shapeJob(row, await getLatestEpochMetric(db, row.id));
 
@@ -223,13 +211,13 @@ export function jobRoutes({ db, config }: AppDeps) {
         return c.json(await withMetrics(existing), 200);
       }
       const upload = await findUploadedDataset(db, tenant, spec.dataset);
-      admitJobSpec(spec, upload, config);
-      await checkQueueQuota(db, config, tenant);
+      admitJobSpec(spec, upload, options);
+      await checkQueueQuota(db, options, tenant);
       const { job, created } = await createJob(db, {
         tenant,
         spec,
         idempotencyKey: key,
-        maxAttempts: config.maxAttempts,
+        maxAttempts: options.maxAttempts,
       });
       if (!created && !sameJson(job.spec, spec)) throw keyReused(key!, job);
       return c.json(await withMetrics(job), created ? 201 : 200);

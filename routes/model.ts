@@ -10,7 +10,7 @@ import {
   DATABASE_UNAVAILABLE_RESPONSE,
   MISDIRECTED_RESPONSE,
   problemResponse,
-} from "../src/problem.ts";
+} from "./problem.ts";
 import { findJob, JobIdParam } from "./_job_lookup.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
 

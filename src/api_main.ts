@@ -3,7 +3,8 @@
  * HOST:PORT. Workers run elsewhere (`deno task worker`).
  */
 import { closeDb } from "../db/mod.ts";
-import { createAppFromEnv } from "./app.ts";
+import { createAppFromEnv } from "./api_app.ts";
+import { stopServer } from "./stop_server.ts";
 
 const { app, db, config } = await createAppFromEnv();
 // Handlers before serve: a signal arriving right after "listening" must
@@ -12,11 +13,8 @@ const { app, db, config } = await createAppFromEnv();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
     // Finish in-flight requests, then release the pool, so a restart is
-    // clean. SSE streams can be open for hours: a few seconds, not forever.
-    await Promise.race([
-      server.shutdown(),
-      new Promise((resolve) => setTimeout(resolve, 5000)),
-    ]);
+    // clean.
+    await stopServer(server);
     await closeDb(db);
     Deno.exit(0);
   });

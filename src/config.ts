@@ -3,12 +3,7 @@
  * typo fails at start-up with a message naming the variable, not later at use.
  */
 import { z } from "zod";
-
-/**
- * TF.js backends a worker can use: the engine's BACKEND_NAMES, repeated so
- * that reading the config does not load TF.js (a test keeps them equal).
- */
-export const BACKENDS = ["wasm", "cpu", "tensorflow", "webgpu"] as const;
+import { BACKEND_NAMES, type BackendName } from "./engine/backend_names.ts";
 
 /** Raised when the environment is invalid; the message lists every bad variable. */
 export class ConfigError extends Error {
@@ -167,9 +162,11 @@ const EnvSchema = z.object({
   GPUS: gpus.optional(),
   LEASE_SECONDS: intVar("LEASE_SECONDS", 1, 86_400).default(30),
   MAX_ATTEMPTS: intVar("MAX_ATTEMPTS", 1, 100).default(3),
-  FNGD_BACKEND: z.enum(BACKENDS, {
+  FNGD_BACKEND: z.enum(BACKEND_NAMES, {
     error: (i) =>
-      `FNGD_BACKEND must be one of ${BACKENDS.join(", ")}, got "${i.input}"`,
+      `FNGD_BACKEND must be one of ${
+        BACKEND_NAMES.join(", ")
+      }, got "${i.input}"`,
   }).default("wasm"),
   FNGD_DATA_DIR: z.string().optional(),
   MAX_UPLOAD_BYTES: byteSize("MAX_UPLOAD_BYTES").default(64 * 1024 ** 2),
@@ -214,7 +211,7 @@ export interface Config {
   gpus?: number[];
   leaseSeconds: number;
   maxAttempts: number;
-  backend: (typeof BACKENDS)[number];
+  backend: BackendName;
   fngdDataDir?: string;
   /** Largest dataset upload, in bytes. */
   maxUploadBytes: number;
@@ -278,10 +275,4 @@ export function loadConfig(
     sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
     ssePollMs: e.SSE_POLL_MS,
   };
-}
-
-/** True for addresses only this machine can reach. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
 }

@@ -5,11 +5,13 @@
  * Prints `listening on http://HOST:PORT` once the API accepts connections.
  */
 import { closeDb, createDb, migrateDb } from "../db/mod.ts";
+import { createApp } from "../routes/mod.ts";
 import { startSupervisor } from "../workers/supervisor.ts";
-import { createApp } from "./app.ts";
 import { loadConfig } from "./config.ts";
 import { DataDirLockedError } from "./data_dir_lock.ts";
 import { type EmbeddedDb, startEmbeddedDb } from "./embedded_db.ts";
+import { routeOptions } from "./route_options.ts";
+import { stopServer } from "./stop_server.ts";
 
 const log = (message: string) => console.error(`[start] ${message}`);
 const EMBEDDED_CONNECT_TIMEOUT_SECONDS = 10;
@@ -38,7 +40,13 @@ const db = createDb(databaseUrl, {
 });
 await migrateDb(db);
 
-const app = await createApp({ db, config, log });
+// The embedded PGlite never delivers NOTIFY across connections, so SSE
+// streams only poll there; a real server wakes them early.
+const app = await createApp({
+  db,
+  options: routeOptions(config, { notifications: !embedded }),
+  log,
+});
 
 let shuttingDown = false;
 async function shutdown(signal: string): Promise<never> {
@@ -47,11 +55,7 @@ async function shutdown(signal: string): Promise<never> {
   log(`${signal}: stopping workers, API and database`);
   // Workers first: they release their jobs, which needs the database.
   await supervisor.stop();
-  // SSE streams can stay open for hours: give requests a few seconds.
-  await Promise.race([
-    server.shutdown(),
-    new Promise((resolve) => setTimeout(resolve, 5000)),
-  ]);
+  await stopServer(server);
   await closeDb(db);
   await embedded?.stop();
   Deno.exit(0);
@@ -75,4 +79,5 @@ const supervisor = startSupervisor({
   workers: config.workers,
   gpus: config.gpus,
   env: { DATABASE_URL: databaseUrl },
+  entry: new URL("./worker_main.ts", import.meta.url),
 });

@@ -2,8 +2,10 @@
  * Test harness for the HTTP API: a private database, the app served with
  * Deno.serve on a free port, and fetch helpers that speak as one tenant.
  */
-import { createApp } from "../src/app.ts";
-import { type Config, loadConfig } from "../src/config.ts";
+import { waitAtMost } from "../db/mod.ts";
+import { createApp, type RouteOptions } from "../routes/mod.ts";
+import { loadConfig } from "../src/config.ts";
+import { routeOptions } from "../src/route_options.ts";
 import { createTestDb, type TestDb } from "./_db.ts";
 
 /** Keys of the two tenants every API test has. */
@@ -14,7 +16,7 @@ export const KEY_B = "key-bob-9876543210";
 export interface ApiHarness {
   base: string;
   tdb: TestDb;
-  config: Config;
+  options: RouteOptions;
   /** fetch(base + path) as tenant alice, unless `key` says otherwise (null: no key). */
   call(
     path: string,
@@ -33,9 +35,6 @@ export async function startApi(
 ): Promise<ApiHarness> {
   const tdb = await createTestDb();
   const config = loadConfig({
-    // Set only for a real server, as `deno task start` does: it turns on
-    // LISTEN wake-ups, which embedded PGlite cannot deliver.
-    ...(tdb.embedded ? {} : { DATABASE_URL: tdb.url }),
     API_KEYS: `${KEY_A}:alice,${KEY_B}:bob`,
     PORT: "0",
     SSE_POLL_MS: "20",
@@ -44,7 +43,10 @@ export async function startApi(
     MAX_UPLOAD_BYTES: "256KiB",
     ...env,
   });
-  const app = await createApp({ db: tdb.db, config, log: () => {} });
+  // LISTEN wake-ups only where NOTIFY can arrive, as `deno task start` does:
+  // embedded PGlite never delivers it.
+  const options = routeOptions(config, { notifications: !tdb.embedded });
+  const app = await createApp({ db: tdb.db, options, log: () => {} });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     app.fetch,
@@ -53,7 +55,7 @@ export async function startApi(
   return {
     base,
     tdb,
-    config,
+    options,
     call(path, init = {}) {
       const { key = KEY_A, ...rest } = init;
       const headers = new Headers(rest.headers);
@@ -70,12 +72,7 @@ export async function startApi(
     async close() {
       // shutdown() waits for open responses; a failed SSE test may leave one
       // open, and the failure should be reported, not turned into a hang.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        server.shutdown(),
-        new Promise((r) => timer = setTimeout(r, 3000)),
-      ]);
-      clearTimeout(timer);
+      await waitAtMost(server.shutdown(), 3000);
       await tdb.close();
     },
   };

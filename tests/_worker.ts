@@ -8,7 +8,7 @@ export function startWorker(
   t: TestDb,
   env: Record<string, string> = {},
 ): Spawned {
-  return spawnDeno(["run", "-A", "workers/worker.ts"], {
+  return spawnDeno(["run", "-A", "src/worker_main.ts"], {
     DATABASE_URL: t.url,
     LEASE_SECONDS: "2",
     FNGD_BACKEND: "wasm",

@@ -28,7 +28,7 @@ import {
 } from "../src/engine/data/mod.ts";
 import { makeTranslationDataset } from "../src/engine/data/translation.ts";
 import { loadConfig } from "../src/config.ts";
-import { ApiError } from "../src/problem.ts";
+import { ApiError } from "../routes/problem.ts";
 import { admitJobSpec } from "../routes/_job_admission.ts";
 import { syntheticBytes } from "../src/engine/data/synthetic_size.ts";
 import { SequentialModel } from "../src/engine/model.ts";

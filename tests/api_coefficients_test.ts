@@ -24,7 +24,7 @@ Deno.test("GET /v1/jobs/{id}/coefficients reports the history and serves each ep
       epoch,
       coefficients: Float32Array.from([v, v]),
       diagonal: Float32Array.from([1]),
-      damping: 1,
+      lambda: 1,
     });
     // Epoch one solves 4 batches x 2 layers; epoch 2 refreshes (0, 1), and
     // epoch 4 refreshes (0, 1) again and (3, 0).

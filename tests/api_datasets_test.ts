@@ -1,6 +1,7 @@
 /** /v1/datasets: uploads are parsed before they are stored, and sized. */
 import assert from "node:assert/strict";
 import { getDataset } from "../db/mod.ts";
+import { sha256Hex } from "../routes/_sha256.ts";
 import { KEY_B, postJob, startApi, syntheticJob } from "./_api.ts";
 
 /** An IDX file of unsigned bytes with the given dims. */
@@ -30,15 +31,6 @@ function form(fields: Record<string, string | Uint8Array>): FormData {
   return fd;
 }
 
-async function sha256(bytes: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest(
-    "SHA-256",
-    bytes as Uint8Array<ArrayBuffer>,
-  );
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
-
 const IMAGES = idx([6, 4, 4], (i) => (i * 7) % 256);
 const LABELS = idx([6], (i) => i % 3);
 
@@ -66,7 +58,7 @@ Deno.test("datasets API", async (t) => {
         assert.equal(body.classes, 3);
         const stored = new Uint8Array([...IMAGES, ...LABELS]);
         assert.equal(body.bytes, stored.length);
-        assert.equal(body.sha256, await sha256(stored));
+        assert.equal(body.sha256, await sha256Hex(stored));
         const row = await getDataset(api.tdb.db, "alice", idxId, {
           withContent: true,
         });

@@ -6,9 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { closeDb, createDb } from "../db/mod.ts";
-import { createApp } from "../src/app.ts";
+import { createApp } from "../routes/mod.ts";
+import { routeOptions } from "../src/route_options.ts";
 import { loadConfig } from "../src/config.ts";
-import { PROBLEM_MEDIA_TYPE } from "../src/problem.ts";
+import { PROBLEM_MEDIA_TYPE } from "../routes/problem.ts";
 import { createTestDb } from "./_db.ts";
 import { waitFor } from "./_process.ts";
 import { type OutageMode, startTcpProxy } from "./_tcp_proxy.ts";
@@ -35,7 +36,9 @@ Deno.test("a database outage answers 503 within a second and recovers on its own
   const db = createDb(viaProxy.toString(), { max: 4 });
   const app = await createApp({
     db,
-    config: loadConfig({ API_KEYS: `${KEY}:outage` }),
+    options: routeOptions(loadConfig({ API_KEYS: `${KEY}:outage` }), {
+      notifications: false,
+    }),
     log: () => {},
   });
   const server = Deno.serve(

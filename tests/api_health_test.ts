@@ -1,8 +1,9 @@
 /** Health, readiness, Prometheus metrics, auth-off mode and the 500 path. */
 import assert from "node:assert/strict";
 import { closeDb, createDb, type Db } from "../db/mod.ts";
-import { createApp } from "../src/app.ts";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { createApp, RouteOptionsError } from "../routes/mod.ts";
+import { routeOptions } from "../src/route_options.ts";
+import { loadConfig } from "../src/config.ts";
 import { postJob, startApi, syntheticJob } from "./_api.ts";
 
 Deno.test("healthz, readyz and metrics", async (t) => {
@@ -65,7 +66,9 @@ Deno.test("readyz is 503 problem+json when the database is unreachable", async (
   try {
     const app = await createApp({
       db,
-      config: loadConfig({ API_KEYS: "k:t" }),
+      options: routeOptions(loadConfig({ API_KEYS: "k:t" }), {
+        notifications: false,
+      }),
     });
     const res = await app.request("/readyz");
     assert.equal(res.status, 503);
@@ -84,7 +87,9 @@ Deno.test("an unexpected error is a bare 500, logged with its stack", async () =
   }) as Db;
   const app = await createApp({
     db: failing,
-    config: loadConfig({ API_KEYS: "k:t" }),
+    options: routeOptions(loadConfig({ API_KEYS: "k:t" }), {
+      notifications: false,
+    }),
   });
   const logged: unknown[][] = [];
   const originalError = console.error;
@@ -114,11 +119,13 @@ Deno.test("without API_KEYS: one default tenant, on loopback only", async (t) =>
         () =>
           createApp({
             db,
-            config: loadConfig({ HOST: "0.0.0.0" }),
+            options: routeOptions(loadConfig({ HOST: "0.0.0.0" }), {
+              notifications: false,
+            }),
             log: () => {},
           }),
         (e: unknown) =>
-          e instanceof ConfigError &&
+          e instanceof RouteOptionsError &&
           /API_KEYS is unset.*HOST is "0\.0\.0\.0"/.test(e.message),
       );
     });
@@ -128,7 +135,9 @@ Deno.test("without API_KEYS: one default tenant, on loopback only", async (t) =>
         const lines: string[] = [];
         const app = await createApp({
           db,
-          config: loadConfig({ HOST: "127.0.0.1" }),
+          options: routeOptions(loadConfig({ HOST: "127.0.0.1" }), {
+            notifications: false,
+          }),
           log: (m) => lines.push(m),
         });
         assert.match(lines.join("\n"), /auth is off/);

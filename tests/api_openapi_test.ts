@@ -1,10 +1,11 @@
 /** The OpenAPI document: served, rendered as a page, and committed up to date. */
 import assert from "node:assert/strict";
 import { closeDb, createDb } from "../db/mod.ts";
-import { createApp } from "../src/app.ts";
+import { createApp } from "../routes/mod.ts";
+import { routeOptions } from "../src/route_options.ts";
 import { loadConfig } from "../src/config.ts";
-import { OPENAPI_YAML, renderOpenApiYaml } from "../src/openapi_gen.ts";
-import { listProblemCodes } from "../src/problem.ts";
+import { OPENAPI_YAML, renderOpenApiYaml } from "../src/openapi_yaml.ts";
+import { listProblemCodes } from "../routes/problem.ts";
 
 Deno.test("openapi.yaml is up to date (run `deno task openapi` if not)", async () => {
   const committed = await Deno.readTextFile(OPENAPI_YAML);
@@ -20,7 +21,9 @@ Deno.test("GET /openapi.json and GET /docs describe every route", async () => {
   try {
     const app = await createApp({
       db,
-      config: loadConfig({ API_KEYS: "k:t" }),
+      options: routeOptions(loadConfig({ API_KEYS: "k:t" }), {
+        notifications: false,
+      }),
     });
     const doc = await (await app.request("/openapi.json")).json();
     assert.equal(doc.openapi, "3.1.0");

@@ -88,7 +88,7 @@ Deno.test("convergence --quick --jobs 2: children give the in-process results", 
   );
   assert.match(
     parallel,
-    /\| fngd \| inverse_free \| \d+ \| [\d.]+ \| [\d.]+ \|  \| [\d.]+ \|/,
+    /\| fngd \| inverse_free \| \d+ \| [\d.]+ \| [\d.]+ \| {2}\| [\d.]+ \|/,
   );
 });
 

@@ -13,7 +13,7 @@ import {
   type SyntheticSpec,
 } from "../src/engine/data/mod.ts";
 import { type Dataset, EngineError } from "../src/engine/types.ts";
-import { resolveDataset } from "../src/datasets.ts";
+import { resolveDataset } from "../workers/resolve_dataset.ts";
 
 // ---------------------------------------------------------------- fixtures
 

@@ -19,8 +19,8 @@ import {
   putCoefficients,
   recordEpochMetric,
   saveCheckpoint,
-  summarizeCoefficients,
 } from "../db/mod.ts";
+import { summarizeJobCoefficients } from "../routes/_coefficient_summary.ts";
 import { PgCoefficientStore } from "../workers/coefficient_store.ts";
 import { createClaimedJob, createTestDb } from "./_db.ts";
 
@@ -122,7 +122,7 @@ Deno.test("coefficients round-trip as float32 and summarize per layer", async ()
           epoch: 1,
           coefficients: Float32Array.from([b, -l, 0.1 + b / 1000]),
           diagonal: Float32Array.from([b / 2, l]),
-          damping: l + 1,
+          lambda: l + 1,
         });
       }
     }
@@ -139,7 +139,7 @@ Deno.test("coefficients round-trip as float32 and summarize per layer", async ()
       Float32Array.from([7, -0, 0.1 + 0.007]),
     );
     assert.equal(await getCoefficientVector(t.db, job.id, 600, 0), undefined);
-    const { layers, history } = await summarizeCoefficients(t.db, job.id);
+    const { layers, history } = await summarizeJobCoefficients(t.db, job);
     assert.deepEqual(history, [{
       epoch: 1,
       solved: 1200,
@@ -151,8 +151,8 @@ Deno.test("coefficients round-trip as float32 and summarize per layer", async ()
     assert.equal(layers[1].max, 599);
     assert.equal(
       layers[1].damping,
-      2,
-      "mean lambda when the spec has no damping",
+      1,
+      "the engine's default alpha when the spec has none, never lambda",
     );
     // mean over [b, -1, 0.1 + b/1000] for b in 0..599
     const expected = (599 * 600 / 2 - 600 + 600 * 0.1 + 599 * 600 / 2 / 1000) /
@@ -163,7 +163,7 @@ Deno.test("coefficients round-trip as float32 and summarize per layer", async ()
       optimizer: { name: "fngd", damping: 0.5 },
     }, { workerId: "w2" });
     await putCoefficients(t.db, fngd.lease, rows.slice(0, 4));
-    const summary = await summarizeCoefficients(t.db, fngd.job.id);
+    const summary = await summarizeJobCoefficients(t.db, fngd.job);
     assert.deepEqual(
       summary.layers.map((l) => l.damping),
       [0.5, 0.5],
@@ -184,7 +184,7 @@ Deno.test("coefficient history keeps each epoch's entry; a re-put of one epoch r
       epoch,
       coefficients: Float32Array.from([v, v + 1]),
       diagonal: Float32Array.from([v * 10]),
-      damping: 0.5,
+      lambda: 0.5,
     });
     // Epoch one solves 3 batches x 2 layers; epoch 3 refreshes two of them.
     const epochOne = [0, 1, 2].flatMap((b) =>
@@ -234,7 +234,7 @@ Deno.test("coefficient history keeps each epoch's entry; a re-put of one epoch r
     assert.deepEqual(first?.coefficients, Float32Array.from([1, 2]));
     assert.equal(await getCoefficientVector(t.db, job.id, 1, 0, 2), undefined);
 
-    const summary = await summarizeCoefficients(t.db, job.id);
+    const summary = await summarizeJobCoefficients(t.db, job);
     assert.deepEqual(summary.history, [
       {
         epoch: 1,
@@ -264,7 +264,7 @@ Deno.test("a row from before the history has epoch 1 and an empty diagonal", asy
     // As the migration leaves an older row: no epoch given, no diagonal.
     await t.db.sql`
       insert into fngd_coefficients
-        (job_id, batch_index, layer_index, coefficients, damping)
+        (job_id, batch_index, layer_index, coefficients, lambda)
       values (${job.id}, 0, 0, ${new Uint8Array(
       new Float32Array([1.5]).buffer,
     )}, 1)`;

@@ -25,7 +25,7 @@ import {
 import { type HostSplit, splitData } from "../src/engine/batches.ts";
 import { EVAL_CHUNK_ROWS } from "../src/engine/cost.ts";
 import { perSampleLoss } from "../src/engine/loss.ts";
-import { namedDatasetDirs } from "../src/datasets.ts";
+import { namedDatasetDirs } from "../workers/resolve_dataset.ts";
 import { KEY_A, postJob, startApi } from "./_api.ts";
 import { spawnDeno, waitFor } from "./_process.ts";
 
@@ -247,7 +247,7 @@ for (const { file, metric, limit } of EXAMPLES) {
 Deno.test("each example is admitted by POST /v1/jobs as it stands, with the default MAX_JOB_BYTES", async () => {
   const api = await startApi();
   try {
-    assert.equal(api.config.maxJobBytes, 3 * 1024 ** 3);
+    assert.equal(api.options.maxJobBytes, 3 * 1024 ** 3);
     for (const { file } of EXAMPLES) {
       const res = await postJob(api, readExample(file));
       const body = await res.text();
@@ -283,7 +283,7 @@ Deno.test({
           Deno.writeFile(join(dataDir, IDX_FILES[i]), idxFile(a))
         ),
       );
-      worker = spawnDeno(["run", "-A", "workers/worker.ts"], {
+      worker = spawnDeno(["run", "-A", "src/worker_main.ts"], {
         DATABASE_URL: api.tdb.url,
         FNGD_DATA_DIR: dataDir,
         FNGD_BACKEND: "wasm",

@@ -48,7 +48,7 @@ const shrunk = {
 Deno.test(`examples/${FILE} is admitted by POST /v1/jobs as it stands, with the default MAX_JOB_BYTES`, async () => {
   const api = await startApi();
   try {
-    assert.equal(api.config.maxJobBytes, 3 * 1024 ** 3);
+    assert.equal(api.options.maxJobBytes, 3 * 1024 ** 3);
     const res = await postJob(api, example);
     const body = await res.text();
     assert.equal(res.status, 201, body);

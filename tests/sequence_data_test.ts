@@ -30,7 +30,7 @@ import { Rng } from "../src/engine/rng.ts";
 import { DatasetSpec, JobSpec } from "../src/engine/spec.ts";
 import { datasetInfoFromSpec, datasetInfoOf } from "../src/engine/admission.ts";
 import { EngineError, type TextPair } from "../src/engine/types.ts";
-import { resolveDataset } from "../src/datasets.ts";
+import { resolveDataset } from "../workers/resolve_dataset.ts";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 

@@ -1,6 +1,6 @@
 /**
  * Workers die with their supervisor: a supervisor killed by SIGKILL runs no
- * cleanup, and its real workers (workers/worker.ts) must still exit within
+ * cleanup, and its real workers (src/worker_main.ts) must still exit within
  * seconds instead of living on with PPID 1.
  */
 import assert from "node:assert/strict";
@@ -37,7 +37,7 @@ Deno.test({
   async fn() {
     const tdb = await createTestDb();
     const supervisor = spawnDeno(
-      ["run", "--allow-all", "workers/supervisor.ts"],
+      ["run", "--allow-all", "src/supervisor_main.ts"],
       { DATABASE_URL: tdb.url, WORKERS: "2", FNGD_BACKEND: "cpu" },
     );
     let workers: number[] = [];

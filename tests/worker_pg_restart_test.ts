@@ -82,7 +82,7 @@ Deno.test({
     const t = await createTestDb();
     // As in production: a supervisor, which would restart a crashed worker
     // (and then spend an attempt, which the assertions below catch).
-    const worker = spawnDeno(["run", "-A", "workers/supervisor.ts"], {
+    const worker = spawnDeno(["run", "-A", "src/supervisor_main.ts"], {
       DATABASE_URL: t.url,
       WORKERS: "1",
       LEASE_SECONDS: "30",

@@ -7,8 +7,8 @@ import {
   listEpochMetrics,
   listJobEvents,
   requestCancel,
-  summarizeCoefficients,
 } from "../db/mod.ts";
+import { summarizeJobCoefficients } from "../routes/_coefficient_summary.ts";
 import { createTestDb, type TestDb } from "./_db.ts";
 import { startWorker, untilTerminal } from "./_worker.ts";
 import { waitFor } from "./_process.ts";
@@ -63,7 +63,7 @@ Deno.test("a worker process trains a small FNGD job to succeeded", async () => {
       "inverse_free",
     ]);
     const batches = metrics[0].steps;
-    const { layers } = await summarizeCoefficients(t.db, job.id);
+    const { layers } = await summarizeJobCoefficients(t.db, done);
     assert.deepEqual(layers.map((l) => l.batches), [batches, batches]);
 
     const result = done.result as {
@@ -81,6 +81,10 @@ Deno.test("a worker process trains a small FNGD job to succeeded", async () => {
     assert.deepEqual(events.at(-1)?.data.result, done.result);
     assert.equal(events.filter((e) => e.type === "epoch").length, 3);
     assert.equal(events.filter((e) => e.type === "coefficients").length, 1);
+    // No refresh: the stored vectors are epoch one's, so the API's summary
+    // is the optimizer's own `coefficients` event, to the last digit.
+    const reported = events.find((e) => e.type === "coefficients")?.data;
+    assert.deepEqual(layers, reported?.layers);
     assert.ok((await getJobModel(t.db, job.id))?.weightData.length);
   } finally {
     await worker.stop();
@@ -114,7 +118,7 @@ Deno.test("refresh auto through a worker: refreshes are stored per epoch beside 
     const refreshes = result.counters.refreshes;
     assert.ok(refreshes > 0, "the threshold fires on this task");
     assert.equal(result.counters.solves, 2 * batches + refreshes);
-    const { layers, history } = await summarizeCoefficients(t.db, job.id);
+    const { layers, history } = await summarizeJobCoefficients(t.db, done);
     assert.deepEqual(layers.map((l) => l.batches), [batches, batches]);
     assert.equal(history[0].epoch, 1);
     assert.equal(history[0].solved, 2 * batches);

@@ -82,13 +82,13 @@ export class PgCoefficientStore implements CoefficientStore {
     batch: number,
     layer: number,
     entry: CoefficientEntry,
-    damping: number,
+    lambda: number,
   ): Promise<void> {
     // Copy: the caller may reuse its buffers for the next batch.
     const coefficients = entry.coefficients.slice();
     const diagonal = entry.diagonal.slice();
     const { epoch } = entry;
-    const row = { batch, layer, epoch, coefficients, diagonal, damping };
+    const row = { batch, layer, epoch, coefficients, diagonal, lambda };
     const key = pendingKey(batch, layer, epoch);
     this.#pending.set(key, row);
     if (this.#cache) remember(this.#cache, row);

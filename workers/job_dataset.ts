@@ -17,7 +17,7 @@ import {
   type DatasetSpec,
   EngineError,
 } from "../src/engine/mod.ts";
-import { resolveDataset } from "../src/datasets.ts";
+import { resolveDataset } from "./resolve_dataset.ts";
 
 /**
  * Loads the dataset a job names, for `tenant` (uploads are per tenant).

@@ -3,7 +3,7 @@
  * failover), so a short outage delays a job instead of failing it. Only
  * connection errors are retried; a wrong statement fails at once.
  */
-import { isConnectionError } from "../db/mod.ts";
+import { isConnectionError, sleep } from "../db/mod.ts";
 
 /** How long and how often to retry. */
 export interface RetryOptions {
@@ -40,7 +40,8 @@ export async function retryWhileDbDown<T>(
           (err as Error).message
         }); retrying in ${delay} ms`,
       );
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay, opts.signal);
+      if (opts.signal?.aborted) throw err;
       delay = Math.min(delay * 2, 4000);
     }
   }

@@ -171,8 +171,8 @@ async function trainJob(
   const store: CoefficientStore = {
     get: (batch, layer, epoch) =>
       durable(() => pgStore.get(batch, layer, epoch)),
-    put: (batch, layer, entry, damping) =>
-      durable(() => pgStore.put(batch, layer, entry, damping)),
+    put: (batch, layer, entry, lambda) =>
+      durable(() => pgStore.put(batch, layer, entry, lambda)),
     flush: () => durable(() => pgStore.flush()),
   };
   return await train(spec, data, {

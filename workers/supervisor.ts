@@ -5,6 +5,7 @@
  * release their jobs) before a SIGKILL after a grace period. Workers also
  * exit on their own when the supervisor dies unannounced (parent_pipe.ts).
  */
+import { sleep } from "../db/mod.ts";
 import { PARENT_PIPE_ENV } from "./parent_pipe.ts";
 
 /** Options of {@link startSupervisor}. */
@@ -15,8 +16,12 @@ export interface SupervisorOptions {
   gpus?: number[];
   /** Added to the inherited environment of every worker (DATABASE_URL at least). */
   env: Record<string, string>;
-  /** Worker entry module (default workers/worker.ts). */
-  entry?: URL;
+  /**
+   * The worker process's main module, run as `deno run --allow-all entry`.
+   * The caller names it: the worker main is an entry point, which nothing
+   * in workers/ may import or know the place of.
+   */
+  entry: URL;
   log?: (message: string) => void;
   /** First restart delay; doubles per quick death up to maxBackoffMs (default 500). */
   minBackoffMs?: number;
@@ -38,21 +43,10 @@ export interface Supervisor {
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-
 /** Starts `opts.workers` workers and keeps them running until stop(). */
 export function startSupervisor(opts: SupervisorOptions): Supervisor {
   const log = opts.log ?? ((m: string) => console.error(`[supervisor] ${m}`));
-  const entry = opts.entry ?? new URL("./worker.ts", import.meta.url);
+  const { entry } = opts;
   const minBackoff = opts.minBackoffMs ?? 500;
   const maxBackoff = opts.maxBackoffMs ?? 30_000;
   const stableMs = opts.stableMs ?? 30_000;
@@ -122,24 +116,4 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
       await Promise.all(loops);
     },
   };
-}
-
-if (import.meta.main) {
-  const { loadConfig } = await import("../src/config.ts");
-  const config = loadConfig();
-  if (!config.databaseUrl) {
-    console.error("supervisor: DATABASE_URL must be set");
-    Deno.exit(2);
-  }
-  const supervisor = startSupervisor({
-    workers: config.workers,
-    gpus: config.gpus,
-    env: { DATABASE_URL: config.databaseUrl },
-  });
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, async () => {
-      await supervisor.stop();
-      Deno.exit(0);
-    });
-  }
 }

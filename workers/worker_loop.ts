@@ -3,7 +3,13 @@
  * on `jobs` or the poll interval, whichever comes first (NOTIFY is a hint,
  * and embedded PGlite never delivers it across connections).
  */
-import { claimNextJob, type Db, JOBS_CHANNEL, listen } from "../db/mod.ts";
+import {
+  claimNextJob,
+  type Db,
+  JOBS_CHANNEL,
+  listen,
+  PollTimer,
+} from "../db/mod.ts";
 import { HeartbeatThread } from "./heartbeat.ts";
 import { type JobContext, runJob } from "./run_job.ts";
 
@@ -23,8 +29,8 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   const { db, shutdown } = opts;
   const heartbeats = new HeartbeatThread(opts.databaseUrl, opts.log);
   const ctx: JobContext = { ...opts, heartbeats };
-  let wake = () => {};
-  const unlisten = await listen(db, JOBS_CHANNEL, () => wake()).catch(
+  const idle = new PollTimer(shutdown);
+  const unlisten = await listen(db, JOBS_CHANNEL, () => idle.notify()).catch(
     (err) => {
       opts.log(`LISTEN failed, polling only: ${(err as Error).message}`);
       return undefined;
@@ -60,16 +66,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         backoffMs = Math.min(backoffMs * 2, 30_000);
       }
       if (claimed || shutdown.aborted) continue;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          shutdown.removeEventListener("abort", done);
-          resolve();
-        };
-        const timer = setTimeout(done, backoffMs);
-        wake = done;
-        shutdown.addEventListener("abort", done, { once: true });
-      });
+      await idle.wait(backoffMs);
     }
   } finally {
     await unlisten?.().catch(() => {});

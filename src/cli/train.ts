@@ -14,7 +14,7 @@ import {
   JobSpec,
   train,
 } from "../engine/mod.ts";
-import { resolveDataset } from "../datasets.ts";
+import { resolveDataset } from "../../workers/resolve_dataset.ts";
 
 const USAGE =
   "usage: deno task train --config job.json [--backend wasm|cpu|tensorflow|webgpu] [--data-dir DIR] [--save-model DIR]";

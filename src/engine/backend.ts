@@ -5,11 +5,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { type BackendName } from "./backend_names.ts";
 import { EngineError } from "./types.ts";
 
-/** Backends the engine can run on. */
-export const BACKEND_NAMES = ["wasm", "cpu", "tensorflow", "webgpu"] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number];
+export { BACKEND_NAMES, type BackendName } from "./backend_names.ts";
 
 // Bare specifiers resolve only when the user added the package to deno.json
 // (`deno add --allow-scripts npm:@tensorflow/tfjs-node-gpu@4.22.0`), so a

@@ -5,7 +5,7 @@ import type { CoefficientEntry, CoefficientStore } from "./types.ts";
 export class MemoryCoefficientStore implements CoefficientStore {
   readonly entries = new Map<
     string,
-    (CoefficientEntry & { damping: number })[]
+    (CoefficientEntry & { lambda: number })[]
   >();
 
   get(
@@ -21,13 +21,13 @@ export class MemoryCoefficientStore implements CoefficientStore {
     batch: number,
     layer: number,
     entry: CoefficientEntry,
-    damping: number,
+    lambda: number,
   ): Promise<void> {
     const key = `${batch}:${layer}`;
     const kept = (this.entries.get(key) ?? []).filter((e) =>
       e.epoch !== entry.epoch
     );
-    kept.push({ ...entry, damping });
+    kept.push({ ...entry, lambda });
     kept.sort((a, b) => a.epoch - b.epoch);
     this.entries.set(key, kept);
     return Promise.resolve();

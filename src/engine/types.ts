@@ -129,14 +129,14 @@ export interface CoefficientStore {
     epoch: number,
   ): Promise<CoefficientEntry | undefined>;
   /**
-   * Records an entry; `damping` is the lambda actually used. Re-putting the
+   * Records an entry; `lambda` is the one the solve used. Re-putting the
    * same (batch, layer, epoch) replaces it (a retry, or an epoch re-run).
    */
   put(
     batch: number,
     layer: number,
     entry: CoefficientEntry,
-    damping: number,
+    lambda: number,
   ): Promise<void>;
   /** Makes every earlier `put` durable; called before each checkpoint. */
   flush(): Promise<void>;

@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { SiteGrad, WeightSite } from "../layers/mod.ts";
+import { CoefficientTally } from "../coefficient_summary.ts";
 import { solveSmwCoefficients } from "../smw.ts";
 import type {
   CoefficientLayerSummary,
@@ -37,14 +38,6 @@ export interface SmwSchedule {
   stalenessSamples?: number;
 }
 
-interface LayerStats {
-  batches: number;
-  sum: number;
-  count: number;
-  min: number;
-  max: number;
-}
-
 /** A (batch, layer)'s coefficients on the host and the diagonal they were solved at. */
 interface Solved {
   c: Float32Array;
@@ -63,7 +56,8 @@ export class SmwOptimizer extends BaseOptimizer {
     diagonal: Float32Array;
     lambda: number;
   }[] = [];
-  #stats = new Map<number, LayerStats[]>();
+  /** Per epoch, the vectors it solved, for its `coefficients` event. */
+  #tallies = new Map<number, CoefficientTally>();
   #warnedMissing = false;
   /**
    * fngd only: each (batch, layer)'s `M c` as an (M, 1) column kept on the
@@ -300,30 +294,13 @@ export class SmwOptimizer extends BaseOptimizer {
       diagonal: d,
       lambda: sol.lambda,
     });
-    this.#record(ctx.epoch, s.index, sol.coefficients);
+    let tally = this.#tallies.get(ctx.epoch);
+    if (!tally) {
+      tally = new CoefficientTally(this.sites.map((site) => site.index));
+      this.#tallies.set(ctx.epoch, tally);
+    }
+    tally.add(s.index, sol.coefficients);
     return sol.coefficients;
-  }
-
-  #record(epoch: number, layer: number, c: Float32Array): void {
-    let perLayer = this.#stats.get(epoch);
-    if (!perLayer) {
-      perLayer = this.sites.map(() => ({
-        batches: 0,
-        sum: 0,
-        count: 0,
-        min: Infinity,
-        max: -Infinity,
-      }));
-      this.#stats.set(epoch, perLayer);
-    }
-    const s = perLayer[layer];
-    s.batches += 1;
-    for (const v of c) {
-      s.sum += v;
-      s.count += 1;
-      if (v < s.min) s.min = v;
-      if (v > s.max) s.max = v;
-    }
   }
 
   override async afterStep(): Promise<void> {
@@ -346,17 +323,9 @@ export class SmwOptimizer extends BaseOptimizer {
   override coefficientSummary(
     epoch: number,
   ): CoefficientLayerSummary[] | undefined {
-    const perLayer = this.#stats.get(epoch);
-    if (!perLayer) return undefined;
-    this.#stats.delete(epoch);
-    return perLayer.map((s, layer) => ({
-      layer,
-      batches: s.batches,
-      mean: s.count ? s.sum / s.count : 0,
-      min: s.min,
-      max: s.max,
-      damping: this.alpha,
-    }));
+    const tally = this.#tallies.get(epoch);
+    this.#tallies.delete(epoch);
+    return tally?.summary(this.alpha);
   }
 
   override stalenessSummary(epoch: number): StalenessEventData | undefined {

@@ -1,13 +1,14 @@
 /**
  * `deno task worker`: one worker process. Claims jobs from DATABASE_URL and
  * trains them; SIGINT/SIGTERM release the job in flight and exit 0. Under a
- * supervisor it also stops when the supervisor dies (parent_pipe.ts).
+ * supervisor it also stops when the supervisor dies
+ * (workers/parent_pipe.ts).
  */
 import { closeDb, createDb } from "../db/mod.ts";
-import { initBackend } from "../src/engine/mod.ts";
-import { loadConfig } from "../src/config.ts";
-import { watchParentPipe } from "./parent_pipe.ts";
-import { runWorker } from "./worker_loop.ts";
+import { initBackend } from "./engine/mod.ts";
+import { loadConfig } from "./config.ts";
+import { watchParentPipe } from "../workers/parent_pipe.ts";
+import { runWorker } from "../workers/worker_loop.ts";
 
 /** Idle poll interval; NOTIFY usually wakes the worker sooner. */
 const POLL_MS = 500;
@@ -16,7 +17,8 @@ const POLL_MS = 500;
  * A worker's connects may be slow without the database being gone (embedded
  * PGlite queues them behind other sessions' transactions), and no client
  * waits on it: longer than the API's (db/client.ts), shorter than
- * postgres.js's 30 s so an outage is retried (retry_while_db_down.ts) soon.
+ * postgres.js's 30 s so an outage is retried (workers/retry_while_db_down.ts)
+ * soon.
  */
 const CONNECT_TIMEOUT_SECONDS = 10;
 

@@ -10,8 +10,8 @@ import {
   type IdxDatasetSpec,
   type NamedDatasetSpec,
   type ParallelTextDatasetSpec,
-} from "./engine/spec.ts";
-import { type Dataset, EngineError } from "./engine/types.ts";
+} from "../src/engine/spec.ts";
+import { type Dataset, EngineError } from "../src/engine/types.ts";
 import {
   type IdxArray,
   idxToDataset,
@@ -21,7 +21,7 @@ import {
   parseCsvDataset,
   parseIdx,
   parseParallelText,
-} from "./engine/data/mod.ts";
+} from "../src/engine/data/mod.ts";
 import type { z } from "zod";
 
 /** Where {@link resolveDataset} looks for files. */

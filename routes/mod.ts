@@ -1,46 +1,46 @@
 /**
  * Builds the HTTP API: browser guards (Host, Origin, CORS), auth, body
  * limits, the resource routes, and the one error handler that renders every
- * failure as problem+json.
+ * failure as problem+json. The entry points serve it (src/main.ts,
+ * src/api_main.ts, src/serve.ts).
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { DbCircuitBreaker } from "../db/mod.ts";
-import { createDb, type Db, isConnectionError } from "../db/mod.ts";
-import { authMiddleware } from "../routes/_auth.ts";
+import { type Db, DbCircuitBreaker, isConnectionError } from "../db/mod.ts";
+import { authMiddleware } from "./_auth.ts";
 import {
   corsMiddleware,
   hostGuard,
+  isLoopbackHost,
   jsonShapeGuard,
   originGuard,
-} from "../routes/_browser_guard.ts";
-import { EventWakeups } from "../routes/_event_wakeups.ts";
-import { HttpCounters } from "../routes/_http_counters.ts";
-import type { AppEnv } from "../routes/_router.ts";
-import { coefficientRoutes } from "../routes/coefficients.ts";
-import { comparisonEventRoutes } from "../routes/comparison_events.ts";
-import { comparisonRoutes } from "../routes/comparisons.ts";
-import { datasetRoutes } from "../routes/datasets.ts";
-import { docRoutes, OPENAPI_INFO } from "../routes/docs.ts";
-import { eventRoutes } from "../routes/events.ts";
-import { healthRoutes } from "../routes/health.ts";
-import { jobRoutes } from "../routes/jobs.ts";
-import { metricRoutes } from "../routes/metrics.ts";
-import { modelRoutes } from "../routes/model.ts";
-import {
-  type Config,
-  ConfigError,
-  isLoopbackHost,
-  loadConfig,
-} from "./config.ts";
+} from "./_browser_guard.ts";
+import { EventWakeups } from "./_event_wakeups.ts";
+import { HttpCounters } from "./_http_counters.ts";
+import type { AppEnv } from "./_router.ts";
+import { coefficientRoutes } from "./coefficients.ts";
+import { comparisonEventRoutes } from "./comparison_events.ts";
+import { comparisonRoutes } from "./comparisons.ts";
+import { datasetRoutes } from "./datasets.ts";
+import { docRoutes, OPENAPI_INFO } from "./docs.ts";
+import { eventRoutes } from "./events.ts";
+import { healthRoutes } from "./health.ts";
+import { jobRoutes } from "./jobs.ts";
+import { metricRoutes } from "./metrics.ts";
+import { modelRoutes } from "./model.ts";
+import { type RouteOptions, RouteOptionsError } from "./options.ts";
 import { ApiError, renderProblem } from "./problem.ts";
+
+export type { AppEnv } from "./_router.ts";
+export { OPENAPI_INFO } from "./docs.ts";
+export { type RouteOptions, RouteOptionsError } from "./options.ts";
 
 /** What createApp needs. */
 export interface AppOptions {
   db: Db;
-  config: Config;
+  options: RouteOptions;
   /** Where the "auth is off" notice goes; tests silence it. */
   log?: (message: string) => void;
 }
@@ -128,16 +128,17 @@ function limit(maxSize: number, what: string): MiddlewareHandler {
 
 /**
  * The API app. Without API keys it serves one tenant, and only on loopback.
- * @throws {ConfigError} when API_KEYS is unset and HOST is not loopback.
+ * @throws {RouteOptionsError} when there are no API keys and the host is not
+ * loopback.
  */
 export async function createApp(
-  { db, config, log = console.log }: AppOptions,
+  { db, options, log = console.log }: AppOptions,
 ): Promise<OpenAPIHono<AppEnv>> {
-  if (!config.apiKeys) {
-    if (!isLoopbackHost(config.host)) {
-      throw new ConfigError(
+  if (!options.apiKeys) {
+    if (!isLoopbackHost(options.host)) {
+      throw new RouteOptionsError(
         `API_KEYS is unset, so authentication is off, which is allowed only on a loopback HOST; ` +
-          `HOST is "${config.host}". Set API_KEYS=key:tenant[,key:tenant...] or HOST=127.0.0.1`,
+          `HOST is "${options.host}". Set API_KEYS=key:tenant[,key:tenant...] or HOST=127.0.0.1`,
       );
     }
     log(
@@ -145,11 +146,9 @@ export async function createApp(
     );
   }
   const counters = new HttpCounters();
-  // NOTIFY only reaches us from a real Postgres; the embedded one (used when
-  // DATABASE_URL is unset) never delivers it, so streams just poll there.
-  const wakeups = new EventWakeups(db, config.databaseUrl !== undefined);
+  const wakeups = new EventWakeups(db, options.notifications);
   const breaker = new DbCircuitBreaker(db, { log });
-  const deps = { db, config, counters, wakeups, breaker };
+  const deps = { db, options, counters, wakeups, breaker };
   const app = new OpenAPIHono<AppEnv>();
   app.onError(errorHandler(breaker));
   app.notFound((c) => {
@@ -161,12 +160,12 @@ export async function createApp(
   app.use("*", counters.middleware());
   // Before everything that reads or writes: keys already keep a rebinding
   // page out, so the Host check is only needed while auth is off.
-  if (!config.apiKeys) app.use("*", hostGuard(config));
+  if (!options.apiKeys) app.use("*", hostGuard(options));
   // Preflights carry no credentials, so CORS answers them before auth.
-  const corsMw = corsMiddleware(config);
+  const corsMw = corsMiddleware(options);
   if (corsMw) app.use("*", corsMw);
-  app.use("*", originGuard(config));
-  app.use("/v1/*", await authMiddleware(config.apiKeys));
+  app.use("*", originGuard(options));
+  app.use("/v1/*", await authMiddleware(options.apiKeys));
   // While the database is known down, answer 503 at once instead of letting
   // the request wait out a connect timeout (db/circuit_breaker.ts).
   const dbGate: MiddlewareHandler = async (_c, next) => {
@@ -176,8 +175,8 @@ export async function createApp(
   app.use("/v1/*", dbGate);
   app.use("/metrics", dbGate);
   // Uploads get their own, larger limit; every other body is JSON.
-  const uploadLimit = limit(config.maxUploadBytes, "upload");
-  const jsonLimit = limit(config.maxBodyBytes, "request body");
+  const uploadLimit = limit(options.maxUploadBytes, "upload");
+  const jsonLimit = limit(options.maxBodyBytes, "request body");
   app.use(
     "/v1/*",
     (c, next) =>
@@ -207,44 +206,3 @@ export async function createApp(
   app.route("/", docRoutes(() => app.getOpenAPI31Document(OPENAPI_INFO)));
   return app;
 }
-
-/** An app built from the environment, with the db handle its owner must close. */
-export interface EnvApp {
-  app: OpenAPIHono<AppEnv>;
-  db: Db;
-  config: Config;
-}
-
-/**
- * Loads the config and connects to DATABASE_URL (the API alone; migrations
- * are `deno task start`'s job, and /readyz reports when they are missing).
- * @throws {ConfigError} on a bad environment or a missing DATABASE_URL.
- */
-export async function createAppFromEnv(): Promise<EnvApp> {
-  const config = loadConfig();
-  if (!config.databaseUrl) {
-    throw new ConfigError(
-      "DATABASE_URL is unset: the API alone needs an existing Postgres " +
-        "(`deno task start` runs one embedded)",
-    );
-  }
-  const db = createDb(config.databaseUrl, {
-    connectTimeoutSeconds: config.dbConnectTimeoutMs &&
-      config.dbConnectTimeoutMs / 1000,
-  });
-  return { app: await createApp({ db, config }), db, config };
-}
-
-// Under `deno serve src/app.ts` this module is the main one: build at once so
-// a bad environment stops the server at start, not at the first request.
-let served: Promise<EnvApp> | undefined = import.meta.main
-  ? createAppFromEnv()
-  : undefined;
-
-/** `deno serve src/app.ts` (HOST and PORT come from deno serve's flags there). */
-export default {
-  async fetch(req: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
-    served ??= createAppFromEnv();
-    return (await served).app.fetch(req, info);
-  },
-} satisfies Deno.ServeDefaultExport;

@@ -165,21 +165,37 @@ export function problemResponse<S extends z.ZodType = typeof ProblemSchema>(
   };
 }
 
+/** `response` with its Retry-After header documented as `description`. */
+function withRetryAfter<R extends object>(response: R, description: string) {
+  return {
+    ...response,
+    headers: {
+      "Retry-After": {
+        description,
+        schema: { type: "integer" as const, minimum: 1 },
+      },
+    },
+  };
+}
+
 /**
  * The 503 of every route that needs the database, with its Retry-After.
  * Shared, since a lost database looks the same from every route.
  */
-export const DATABASE_UNAVAILABLE_RESPONSE = {
-  ...problemResponse(
+export const DATABASE_UNAVAILABLE_RESPONSE = withRetryAfter(
+  problemResponse(
     "the database is unreachable (code database_unavailable); retry after Retry-After seconds",
   ),
-  headers: {
-    "Retry-After": {
-      description: "seconds after which a retry may succeed",
-      schema: { type: "integer" as const, minimum: 1 },
-    },
-  },
-};
+  "seconds after which a retry may succeed",
+);
+
+/** The 429 of a route that queues jobs, with its Retry-After. */
+export function tooManyQueuedResponse(description: string) {
+  return withRetryAfter(
+    problemResponse(description),
+    "seconds to wait before submitting again",
+  );
+}
 
 /** The 421 of every route while auth is off (DNS rebinding guard). */
 export const MISDIRECTED_RESPONSE = problemResponse(
@@ -190,6 +206,13 @@ export const MISDIRECTED_RESPONSE = problemResponse(
 export const FORBIDDEN_ORIGIN_RESPONSE = problemResponse(
   "an Origin header that is neither the request's own origin nor in CORS_ORIGINS (code forbidden_origin); nothing was written",
 );
+
+/** The 403, 413 and 415 of every state-changing route with a JSON body. */
+export const JSON_BODY_RESPONSES = {
+  403: FORBIDDEN_ORIGIN_RESPONSE,
+  413: problemResponse("body larger than MAX_BODY_BYTES"),
+  415: problemResponse("body is not application/json"),
+};
 
 /** Renders an ApiError as an RFC 9457 response. */
 export function renderProblem(err: ApiError): Response {

@@ -1,0 +1,1 @@
+ALTER TABLE "fngd_coefficients" RENAME COLUMN "damping" TO "lambda";
