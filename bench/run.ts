@@ -198,7 +198,8 @@ if (values.trial !== undefined) {
     limit,
     backend,
     rounds,
-    optimizers: values.optimizers ?? "sgd,fngd,ngd,kfac,adamw",
+    optimizers: values.optimizers ??
+      "sgd,fngd,ngd,kfac,kfac:factor_every=10:inv_every=100,adamw",
     command,
     out: values.out,
   });

@@ -750,6 +750,13 @@ for (
       block_size: 8,
     }, "dense_1/shampoo_l/b1_0"],
     ["eva", { name: "eva", weight_decay: 0.0005 }, "dense_1/eva_a"],
+    // 3 steps an epoch: the resume falls inside a factor and inverse cycle.
+    ["kfac, amortised", {
+      name: "kfac",
+      factor_every: 2,
+      inv_every: 4,
+      weight_decay: 0.0005,
+    }, "dense_1/kfac_a"],
   ] as const
 ) {
   Deno.test(`${label}: 2 epochs equal 1 epoch + a resume from its checkpoint (weights, state, counters)`, async () => {

@@ -234,9 +234,15 @@ function curvatureFlops(
       const rows = m * s.positions;
       const { a, g, diagonalA } = kfacSizes(s);
       const aa = kfacAFloats(s);
-      flops += 2 * rows * aa + 2 * rows * g * g; // this batch's A and G
-      flops += 3 * (aa + g * g); // running averages
-      flops += 2 * aa * g + 2 * a * g * g; // A^-1 [dW; db] G^-1
+      // This batch's A and G and their running averages, every factor_every steps.
+      flops += (2 * rows * aa + 2 * rows * g * g + 3 * (aa + g * g)) /
+        optimizer.factor_every;
+      // A^-1 [dW; db] G^-1 in the cheaper order (linear_site.ts kfacDirection).
+      const gradFirst = 2 * aa * g + 2 * a * g * g;
+      const capturesFirst = diagonalA
+        ? gradFirst
+        : 2 * a * a * rows + 2 * rows * g * g;
+      flops += Math.min(gradFirst, capturesFirst);
       // Cholesky (n^3/3) and inverse (2n^3/3) of both factors, every
       // inv_every steps; a diagonal A inverts entry by entry.
       flops += ((diagonalA ? a : a ** 3) + g ** 3) / optimizer.inv_every;

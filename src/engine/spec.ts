@@ -123,6 +123,9 @@ export const KfacSpec = z.strictObject({
   damping: z.number().positive().max(1e6).default(0.01),
   factor_decay: z.number().min(0).max(0.9999).default(0.95),
   inv_every: z.int().min(1).max(10000).default(20),
+  factor_every: z.int().min(1).max(10000).default(1).describe(
+    "update the factor averages A and G every k steps (decay factor_decay per update); k = 10 with inv_every = 100 is the usual amortised K-FAC",
+  ),
 });
 
 /** Shampoo: per-layer `L^-1/4 G R^-1/4` from running Kronecker statistics. */

@@ -232,6 +232,17 @@ export interface SiteMath {
     aInv: tf.Tensor2D,
     gInv: tf.Tensor2D,
   ): SiteGrad;
+  /**
+   * The same direction from the capture, where the site can choose a
+   * cheaper product order than forming the mean gradient first; absent
+   * where it cannot, and then K-FAC preconditions the mean gradient.
+   */
+  kfacDirection?(
+    cap: SiteCapture,
+    e: tf.Tensor2D,
+    aInv: tf.Tensor2D,
+    gInv: tf.Tensor2D,
+  ): SiteGrad;
 }
 
 /** A built weight site: what the optimizers precondition and update. */

@@ -111,6 +111,7 @@ function preconditioner(
         spec.damping,
         spec.factor_decay,
         spec.inv_every,
+        spec.factor_every,
       );
     case "shampoo":
       return new ShampooOptimizer(sites, momentumRule(spec, sites), {
