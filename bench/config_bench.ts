@@ -18,7 +18,7 @@ import {
   type TrainResult,
 } from "../src/engine/mod.ts";
 import { resolveDataset } from "../workers/resolve_dataset.ts";
-import { formatIssues } from "../src/cli/train.ts";
+import { formatIssues } from "../src/engine/format_issues.ts";
 import type { Row } from "./rows.ts";
 
 /** A config ready to bench: how to build each optimizer's spec, and its data. */

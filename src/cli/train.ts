@@ -5,7 +5,6 @@
  */
 import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
-import { z } from "zod";
 import {
   BACKEND_NAMES,
   type BackendName,
@@ -14,6 +13,7 @@ import {
   JobSpec,
   train,
 } from "../engine/mod.ts";
+import { formatIssues } from "../engine/format_issues.ts";
 import { resolveDataset } from "../../workers/resolve_dataset.ts";
 
 const USAGE =
@@ -24,15 +24,6 @@ class CliError extends Error {
   constructor(message: string, readonly exitCode = 1) {
     super(message);
   }
-}
-
-/** Formats zod issues as `path: message` lines, naming each offending field. */
-export function formatIssues(error: z.ZodError): string {
-  return error.issues
-    .map((i) =>
-      `  ${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`
-    )
-    .join("\n");
 }
 
 async function readConfig(path: string): Promise<JobSpec> {
