@@ -26,6 +26,11 @@
  * directory unless `--results-dir` is given. `--jobs N` runs N trainings at
  * once, each in a child process on its own core (bench/trial_pool.ts).
  *
+ * `deno task bench --suite service`: the service itself under large
+ * binaries (bench/service.ts): the Fashion-MNIST upload's time, API memory
+ * and /healthz latency, and an ~8.4M-parameter job on embedded PGlite
+ * against real Postgres.
+ *
  * `--wasm-dir DIR` points the wasm backend at its .wasm binaries, for a
  * bundled build (`deno bundle`) that has no node_modules.
  */
@@ -45,6 +50,7 @@ import { benchConfig } from "./config_report.ts";
 import { benchGramMemory } from "./gram_memory.ts";
 import { benchConvergence } from "./convergence.ts";
 import { runTrialMain } from "./trial_pool.ts";
+import { benchService } from "./service.ts";
 import {
   FULL_GRID,
   OPTIMIZERS,
@@ -142,8 +148,9 @@ const command = `deno task bench ${Deno.args.join(" ")}`.trim();
 
 const resultsDir = values["results-dir"] ?? "bench/results";
 const convergence = values.suite === "convergence";
+const service = values.suite === "service";
 const configs = [...(values.config ?? [])];
-if (values.suite !== undefined && !convergence) {
+if (values.suite !== undefined && !convergence && !service) {
   const suite = SUITES[values.suite];
   if (!suite) fail(`--suite must be one of ${Object.keys(SUITES).join(", ")}`);
   configs.push(...suite);
@@ -192,6 +199,8 @@ if (values.trial !== undefined) {
   });
 } else if (convergence) {
   await runConvergence();
+} else if (service) {
+  await benchService({ backend, command, resultsDir });
 } else if (!configs.length) {
   await benchMlp({
     epochs: epochs ?? 3,

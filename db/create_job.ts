@@ -12,6 +12,8 @@ export interface NewJob {
   idempotencyKey?: string;
   /** Default {@link DEFAULT_MAX_ATTEMPTS}. */
   maxAttempts?: number;
+  /** Where the job's events are posted, and the secret that signs them. */
+  webhook?: { url: string; events: string[]; secret: string };
 }
 
 /**
@@ -27,10 +29,16 @@ export async function createJob(
 ): Promise<{ job: JobRow; created: boolean }> {
   const [inserted] = await db.execute<Record<string, unknown>>(sql`
     with ins as (
-      insert into jobs (tenant, spec, idempotency_key, max_attempts, last_event_seq)
+      insert into jobs (tenant, spec, idempotency_key, max_attempts,
+        last_event_seq, webhook, webhook_secret)
       values (${job.tenant}, ${jsonParam(job.spec)}::jsonb,
         ${job.idempotencyKey ?? null}::text,
-        ${job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS}::int, 1)
+        ${job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS}::int, 1,
+        ${
+    job.webhook
+      ? jsonParam({ url: job.webhook.url, events: job.webhook.events })
+      : null
+  }::jsonb, ${job.webhook?.secret ?? null}::text)
       on conflict (tenant, idempotency_key) do nothing
       returning *
     ), event as (

@@ -2,7 +2,7 @@
  * How a worker lets go of a claimed job. Each is one statement fenced by the
  * lease (locked_by and attempt) that also appends the terminal events, so a
  * worker whose job was reclaimed cannot overwrite the new owner's outcome,
- * and the error event never lands without its status. Seqs continue from
+ * and the job_error event never lands without its status. Seqs continue from
  * `last_event_seq`, which the worker's own appends keep current.
  */
 import { type SQL, sql } from "drizzle-orm";
@@ -73,8 +73,8 @@ export function completeJob(
 }
 
 /**
- * Marks the job `failed` with a coded error, appending the `error` event and
- * then the terminal `status` event; undefined if not held.
+ * Marks the job `failed` with a coded error, appending the `job_error` event
+ * and then the terminal `status` event; undefined if not held.
  */
 export function failJob(
   db: Queryable,
@@ -88,7 +88,8 @@ export function failJob(
     sql`status = 'failed', error = ${json}::jsonb, finished_at = now(),
       lease_until = null`,
     [
-      { type: "error", data: sql`${json}::jsonb` },
+      // Not "error": EventSource reserves that name for lost connections.
+      { type: "job_error", data: sql`${json}::jsonb` },
       {
         type: "status",
         data:

@@ -61,13 +61,20 @@ export {
   loadCoefficients,
   putCoefficients,
 } from "./coefficients.ts";
-export { getLatestCheckpoint, saveCheckpoint } from "./checkpoints.ts";
+export {
+  type CheckpointPayload,
+  getLatestCheckpoint,
+  loadLatestCheckpoint,
+  saveCheckpoint,
+} from "./checkpoints.ts";
 export {
   createDataset,
   type DatasetSummary,
   getDataset,
   listDatasets,
   type NewDataset,
+  openDatasetContent,
+  readDatasetContent,
 } from "./datasets.ts";
 export { claimNextJob, type ClaimOptions } from "./claim_next_job.ts";
 export { reapExpiredJobs } from "./reap_expired_jobs.ts";
@@ -78,7 +85,29 @@ export {
   markCancelled,
   releaseJob,
 } from "./finish_job.ts";
-export { getJobModel, saveJobModel } from "./job_models.ts";
+export {
+  getJobModel,
+  openJobModelWeights,
+  saveJobModel,
+} from "./job_models.ts";
+export {
+  assertSha256,
+  BlobNotFoundError,
+  type BlobRef,
+  type BlobStore,
+  bytesStream,
+  readBlob,
+  type StagedBlob,
+} from "./blob_store.ts";
+export { FileBlobStore } from "./file_blob_store.ts";
+export {
+  blobRefs,
+  collectBlobs,
+  commitBlobs,
+  pinBlobs,
+  releaseRefs,
+  sweepBlobs,
+} from "./blob_refs.ts";
 export {
   COMPARISON_METRIC_NAMES,
   COMPARISON_METRICS,
@@ -93,3 +122,28 @@ export {
   type JobCursor,
   listComparisonEvents,
 } from "./list_comparison_events.ts";
+export { type QueueDepth, queueDepth } from "./queue_depth.ts";
+export { claimLatencyHistogram, type WaitHistogram } from "./claim_latency.ts";
+export { type Throughput, trainingThroughput } from "./training_throughput.ts";
+export {
+  claimDueDeliveries,
+  type ClaimedDelivery,
+  DEFAULT_WEBHOOK_EVENTS,
+  type DeliveryResult,
+  listWebhookDeliveries,
+  settleDelivery,
+  WEBHOOK_EVENTS,
+  type WebhookEvent,
+} from "./webhook_deliveries.ts";
+export {
+  type CheckedWebhookUrl,
+  checkWebhookUrl,
+  type Cidr,
+  isLocalhostName,
+  isLoopbackIp,
+  parseCidr,
+  parseIp,
+  refusedAddress,
+  STRICT_WEBHOOK_POLICY,
+  type WebhookUrlPolicy,
+} from "./webhook_url.ts";

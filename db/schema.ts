@@ -8,6 +8,8 @@
 import { sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
+  bigint,
+  check,
   doublePrecision,
   index,
   integer,
@@ -58,6 +60,10 @@ export const jobs = pgTable("jobs", {
   result: jsonb("result").$type<Record<string, unknown>>(),
   /** Highest job_events.seq handed out; bumped in the same statement as the insert. */
   lastEventSeq: integer("last_event_seq").notNull().default(0),
+  /** `{url, events}` of the job's webhook, if it has one. */
+  webhook: jsonb("webhook").$type<{ url: string; events: string[] }>(),
+  /** The webhook's signing secret (`whsec_...`), shown once at creation. */
+  webhookSecret: text("webhook_secret"),
   /** The comparison that created this job, if any. */
   comparisonId: uuid("comparison_id").references(
     (): AnyPgColumn => comparisons.id,
@@ -160,25 +166,64 @@ export const fngdCoefficients = pgTable("fngd_coefficients", {
   }),
 ]);
 
-/** Epoch-end training state; the latest one is where a reclaimed job resumes. */
+/** Length of a blob in bytes (blobs may pass 2 GiB). */
+const blobSize = (name: string) => bigint(name, { mode: "number" });
+
+/**
+ * Epoch-end training state; the latest one is where a reclaimed job resumes.
+ * The two payloads live in the blob store (db/blob_store.ts) under the
+ * `*_sha256` names; rows written before the blob store hold them in the
+ * bytea columns instead, which stay readable.
+ */
 export const checkpoints = pgTable("checkpoints", {
   jobId: jobId(),
   epoch: integer("epoch").notNull(),
-  weights: bytea("weights").notNull(),
-  optimizerState: bytea("optimizer_state").notNull(),
+  /** Legacy rows only. */
+  weights: bytea("weights"),
+  /** Legacy rows only. */
+  optimizerState: bytea("optimizer_state"),
+  weightsSha256: text("weights_sha256"),
+  weightsSize: blobSize("weights_size"),
+  optimizerSha256: text("optimizer_sha256"),
+  optimizerSize: blobSize("optimizer_size"),
   createdAt: createdAt(),
-}, (t) => [primaryKey({ columns: [t.jobId, t.epoch] })]);
+}, (t) => [
+  primaryKey({ columns: [t.jobId, t.epoch] }),
+  check(
+    "checkpoints_payload_check",
+    sql`(${t.weightsSha256} is not null and ${t.optimizerSha256} is not null
+      and ${t.weights} is null and ${t.optimizerState} is null)
+      or (${t.weightsSha256} is null and ${t.optimizerSha256} is null
+      and ${t.weights} is not null and ${t.optimizerState} is not null)`,
+  ),
+]);
 
-/** The trained model of a succeeded job, in TF.js layers format (model.json + weights.bin). */
+/**
+ * The trained model of a succeeded job, in TF.js layers format (model.json +
+ * weights.bin). weights.bin is the blob `weights_sha256`; legacy rows hold
+ * it in `weight_data`.
+ */
 export const jobModels = pgTable("job_models", {
   jobId: uuid("job_id").primaryKey()
     .references(() => jobs.id, { onDelete: "cascade" }),
   modelJson: jsonb("model_json").$type<Record<string, unknown>>().notNull(),
-  weightData: bytea("weight_data").notNull(),
+  /** Legacy rows only. */
+  weightData: bytea("weight_data"),
+  weightsSha256: text("weights_sha256"),
+  weightsSize: blobSize("weights_size"),
   createdAt: createdAt(),
-});
+}, (t) => [
+  check(
+    "job_models_payload_check",
+    sql`(${t.weightsSha256} is null) <> (${t.weightData} is null)`,
+  ),
+]);
 
-/** Uploaded IDX or CSV training data. */
+/**
+ * Uploaded IDX, CSV or parallel-text training data. The stored content is
+ * the blob `blob_sha256` (also `sha256`, with `bytes` its length); legacy
+ * rows hold it in `content`.
+ */
 export const datasets = pgTable("datasets", {
   id: uuid("id").primaryKey().defaultRandom(),
   tenant: text("tenant").notNull(),
@@ -187,9 +232,67 @@ export const datasets = pgTable("datasets", {
   shape: jsonb("shape").$type<number[]>().notNull(),
   bytes: integer("bytes").notNull(),
   sha256: text("sha256").notNull(),
-  content: bytea("content").notNull(),
+  /** Legacy rows only. */
+  content: bytea("content"),
+  blobSha256: text("blob_sha256"),
   createdAt: createdAt(),
-}, (t) => [index("datasets_tenant_created_idx").on(t.tenant, t.createdAt)]);
+}, (t) => [
+  index("datasets_tenant_created_idx").on(t.tenant, t.createdAt),
+  check(
+    "datasets_content_check",
+    sql`(${t.blobSha256} is null) <> (${t.content} is null)`,
+  ),
+]);
+
+/**
+ * Every blob in the blob store (db/blob_store.ts), by content hash, with how
+ * many references hold it: each row slot that names it (a dataset's content,
+ * a checkpoint's weights or optimizer state, a model's weights) plus each
+ * writer about to write such a row. A blob whose count falls to 0 is
+ * collected; `deleting_since` marks one being deleted, which writers wait
+ * out. Keeping the count in this one row lets single statements decide
+ * both, with no transaction (db/blob_refs.ts).
+ */
+export const blobs = pgTable("blobs", {
+  sha256: text("sha256").primaryKey(),
+  size: blobSize("size").notNull(),
+  refs: integer("refs").notNull().default(0),
+  deletingSince: timestamp("deleting_since", { withTimezone: true }),
+  createdAt: createdAt(),
+}, (t) => [check("blobs_refs_check", sql`${t.refs} >= 0`)]);
+
+/**
+ * One webhook delivery per (job, event): written by a trigger on job_events
+ * (see the migration) in the statement that appends the event, so no
+ * acknowledged event misses its delivery; sent and retried by
+ * db/webhook_deliveries.ts's claimers.
+ */
+export const webhookDeliveries = pgTable("webhook_deliveries", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  jobId: jobId(),
+  eventSeq: integer("event_seq").notNull(),
+  /** The webhook event name: a status (`succeeded`, ...) or `epoch`. */
+  event: text("event").notNull(),
+  /** The JSON body sent, the same on every attempt. */
+  payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+  attempts: integer("attempts").notNull().default(0),
+  statusCode: integer("status_code"),
+  lastError: text("last_error"),
+  /** The start of the last response's body, at most a few hundred chars. */
+  responseExcerpt: text("response_excerpt"),
+  nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true })
+    .notNull().defaultNow(),
+  deliveredAt: timestamp("delivered_at", { withTimezone: true }),
+  /** Set when the last attempt failed: nothing more is tried. */
+  failedAt: timestamp("failed_at", { withTimezone: true }),
+  createdAt: createdAt(),
+}, (t) => [
+  uniqueIndex("webhook_deliveries_job_seq_idx").on(t.jobId, t.eventSeq),
+  // Serves the claim: only pending deliveries, soonest first.
+  index("webhook_deliveries_due_idx").on(t.nextAttemptAt).where(
+    sql`${t.deliveredAt} is null and ${t.failedAt} is null`,
+  ),
+]);
 
 /** A jobs row. */
 export type JobRow = typeof jobs.$inferSelect;
@@ -205,5 +308,9 @@ export type CheckpointRow = typeof checkpoints.$inferSelect;
 export type JobModelRow = typeof jobModels.$inferSelect;
 /** A datasets row, content included. */
 export type DatasetRow = typeof datasets.$inferSelect;
+/** A blobs row. */
+export type BlobRow = typeof blobs.$inferSelect;
+/** A webhook_deliveries row. */
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 /** A comparisons row. */
 export type ComparisonRow = typeof comparisons.$inferSelect;

@@ -10,8 +10,14 @@ import { sha256Hex } from "./_sha256.ts";
 /** The one tenant of an instance that runs without API keys. */
 export const DEFAULT_TENANT = "default";
 
-function digest(key: string): Promise<string> {
+/** A key's SHA-256, hex: what keys are compared as. */
+export function digest(key: string): Promise<string> {
   return sha256Hex(new TextEncoder().encode(key));
+}
+
+/** The token of an `Authorization: Bearer <token>` header, if it is one. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header ?? "")?.[1];
 }
 
 /**
@@ -31,17 +37,18 @@ export async function authMiddleware(
   const byDigest = new Map<string, string>();
   for (const [key, tenant] of apiKeys) byDigest.set(await digest(key), tenant);
   return async (c, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header);
-    const tenant = match ? byDigest.get(await digest(match[1])) : undefined;
+    const key = bearerToken(c.req.header("authorization"));
+    const tenant = key !== undefined
+      ? byDigest.get(await digest(key))
+      : undefined;
     if (!tenant) {
       // RFC 6750: no error attribute when credentials were simply absent.
-      const challenge = match
+      const challenge = key !== undefined
         ? 'Bearer realm="fngd", error="invalid_token"'
         : 'Bearer realm="fngd"';
       throw new ApiError(
         "unauthorized",
-        match
+        key !== undefined
           ? "the bearer API key is not valid"
           : "expected an Authorization: Bearer <API key> header",
         { headers: { "www-authenticate": challenge } },

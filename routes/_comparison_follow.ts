@@ -17,20 +17,30 @@ import {
   listComparisonJobs,
 } from "../db/mod.ts";
 import type { ComparisonRun } from "./_comparison_lookup.ts";
-import { isTerminalEvent, JobEventSchema, shapeEvent } from "./_event_shape.ts";
+import {
+  isTerminalEvent,
+  JOB_EVENT_SCHEMAS,
+  shapeEvent,
+} from "./_event_shape.ts";
 import { isPgInt } from "./_int_param.ts";
 import type { EventFeed, FeedPage } from "./_sse_follow.ts";
 
 /** The event types a comparison relays; steps would only add volume. */
 export const RELAYED_EVENT_TYPES = ["epoch", "status"] as const;
 
-/** One relayed event: a job event plus whose it is. */
-export const ComparisonEventSchema = JobEventSchema.extend({
+/** What a relayed event adds to the job event: whose it is. */
+const runFields = {
   job_id: z.uuid(),
   optimizer: z.int().openapi({ description: "index into `optimizers`" }),
   optimizer_name: z.string().openapi({ example: "fngd" }),
   seed: z.int(),
-}).openapi("ComparisonEvent");
+};
+
+/** One relayed event: a job's `epoch` or `status` event plus whose it is. */
+export const ComparisonEventSchema = z.discriminatedUnion("type", [
+  JOB_EVENT_SCHEMAS.epoch.extend(runFields).openapi("ComparisonEpochEvent"),
+  JOB_EVENT_SCHEMAS.status.extend(runFields).openapi("ComparisonStatusEvent"),
+]).openapi("ComparisonEvent");
 
 /** Events read per job and query; a backlog is drained without sleeping. */
 const PAGE_PER_JOB = 100;

@@ -11,7 +11,14 @@ import {
 } from "../db/mod.ts";
 import type { RouteOptions } from "./options.ts";
 import { ApiError, fieldErrors, validationError } from "./problem.ts";
-import { ApiJobSpec, ApiOptimizerSpec } from "./_api_job_spec.ts";
+import {
+  ApiJobSpec,
+  ApiOptimizerSpec,
+  JobBody,
+  requestVariant,
+  responseVariant,
+} from "./_api_job_spec.ts";
+import { OptimizerSpec } from "../src/engine/spec.ts";
 import { metricUnavailable } from "./_comparison_metric.ts";
 import { admitJobSpec } from "./_job_admission.ts";
 import { sameJson } from "./_same_json.ts";
@@ -28,17 +35,24 @@ export const MAX_COMPARISON_JOBS = 20;
  * `omit` drops JobSpec's cross-field refinements; planJobs parses every job
  * with ApiJobSpec itself, which runs them.
  */
-export const ComparisonSpec = ApiJobSpec.omit({
-  optimizer: true,
-  seed: true,
-}).safeExtend({
-  optimizer: ApiOptimizerSpec.optional().openapi({
-    description: "ignored: each job gets one of `optimizers`",
+export const ComparisonSpec = requestVariant(
+  JobBody.omit({ optimizer: true, seed: true }).safeExtend({
+    optimizer: OptimizerSpec.optional().openapi({
+      description: "ignored: each job gets one of `optimizers`",
+    }),
+    seed: z.int().optional().openapi({
+      description: "ignored: each job gets one of `seeds`",
+    }),
   }),
-  seed: z.int().optional().openapi({
-    description: "ignored: each job gets one of `seeds`",
-  }),
-}).openapi("ComparisonSpec");
+).openapi("ComparisonSpecInput");
+
+/** The shared spec as a comparison stores it: defaults filled in, no optimizer or seed. */
+export const ComparisonSpecOutput = responseVariant(
+  JobBody.omit({ optimizer: true, seed: true }),
+).openapi("ComparisonSpec", {
+  description:
+    "the shared spec, defaults filled in, without optimizer and seed",
+});
 
 /** The stored spec: validated, defaults filled in, optimizer and seed left out. */
 export type BaseSpec = Omit<ApiJobSpec, "optimizer" | "seed">;

@@ -6,7 +6,11 @@ import type { EventFeed, FeedPage } from "./_sse_follow.ts";
 /** Rows fetched per query; a backlog is drained in pages without sleeping. */
 const PAGE = 500;
 
-/** The events of `jobId` after seq `after`, up to and including the terminal one. */
+/**
+ * The events of `jobId` after seq `after`, up to and including the terminal
+ * one. (A resume at or past the end of a finished job never gets here: it is
+ * answered 204, routes/events.ts.)
+ */
 export function jobFeed(
   db: Db,
   tenant: string,
@@ -14,24 +18,9 @@ export function jobFeed(
   after: number,
 ): EventFeed {
   let cursor = after;
-  let resumed = after > 0;
-  const finished: FeedPage = { frames: [], full: false, done: true };
   return {
     jobIds: [jobId],
     async read() {
-      if (resumed) {
-        resumed = false;
-        // A client resuming at the terminal event (EventSource reconnects
-        // after every close) has seen everything: close at once instead of
-        // idling.
-        const [last] = await listJobEvents(db, jobId, {
-          after: cursor - 1,
-          limit: 1,
-        });
-        if (last && last.seq === cursor && isTerminalEvent(last)) {
-          return finished;
-        }
-      }
       const rows = await listJobEvents(db, jobId, {
         after: cursor,
         limit: PAGE,
@@ -42,10 +31,11 @@ export function jobFeed(
         done: false,
       };
       for (const row of rows) {
+        const event = shapeEvent(row);
         page.frames.push({
           id: String(row.seq),
-          event: row.type,
-          data: JSON.stringify(shapeEvent(row)),
+          event: event.type,
+          data: JSON.stringify(event),
         });
         cursor = row.seq;
         if (isTerminalEvent(row)) return { ...page, done: true };

@@ -1,11 +1,12 @@
 /** The snake_case JSON of one epoch_metrics row, shared by jobs and metrics. */
 import { z } from "@hono/zod-openapi";
 import type { EpochMetricRow } from "../db/mod.ts";
+import { PhaseSchema } from "./_job_schemas.ts";
 
 /** One finished epoch, as in the `epoch` event's data. */
 export const EpochMetricSchema = z.object({
   epoch: z.int().openapi({ example: 1 }),
-  phase: z.string().openapi({ example: "inversion" }),
+  phase: PhaseSchema,
   steps: z.int(),
   seconds: z.number(),
   train_loss: z.number(),
@@ -29,7 +30,8 @@ export function shapeEpochMetric(
 ): z.infer<typeof EpochMetricSchema> {
   return {
     epoch: row.epoch,
-    phase: row.phase,
+    // Written by the worker from the engine's Phase.
+    phase: row.phase as z.infer<typeof PhaseSchema>,
     steps: row.steps,
     seconds: row.seconds,
     train_loss: row.trainLoss,

@@ -3,7 +3,7 @@
  * whose defaultHook turns validation failures into problem+json.
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { DbCircuitBreaker } from "../db/mod.ts";
+import type { BlobStore, DbCircuitBreaker } from "../db/mod.ts";
 import type { Db } from "../db/mod.ts";
 import { fieldErrors, validationError } from "./problem.ts";
 import type { EventWakeups } from "./_event_wakeups.ts";
@@ -13,6 +13,8 @@ import type { RouteOptions } from "./options.ts";
 /** Everything a route needs, passed in once by createApp. */
 export interface AppDeps {
   db: Db;
+  /** Dataset content and exported weights. */
+  blobs: BlobStore;
   options: RouteOptions;
   counters: HttpCounters;
   wakeups: EventWakeups;

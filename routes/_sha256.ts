@@ -1,4 +1,7 @@
-/** Lowercase hex SHA-256, for dataset checksums and API key lookups. */
+/**
+ * Lowercase hex SHA-256 of a small buffer, for API key lookups (blobs are
+ * hashed as they stream, in db/_blob_spool.ts).
+ */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest(
     "SHA-256",

@@ -44,8 +44,16 @@ export interface FollowOptions {
 }
 
 /**
+ * The reconnection delay a finished stream hands EventSource. It reconnects
+ * after every close, and that request only fetches the 204 that stops it, so
+ * a second is neither a hammering loop nor a long wait.
+ */
+export const SSE_RETRY_MS = 1000;
+
+/**
  * Writes the feed's frames, heartbeat comments while idle, and returns once
- * the feed is done or the client disconnects (`signal`).
+ * the feed is done (after a `retry:` line) or the client disconnects
+ * (`signal`).
  */
 export async function followFeed(
   stream: SSEStreamingApi,
@@ -62,6 +70,10 @@ export async function followFeed(
   const unsubscribe = feed.jobIds.map((id) =>
     opts.wakeups?.subscribe(id, () => timer.notify())
   );
+  // A block with only `retry:` carries no data, so no event is dispatched.
+  const end = async () => {
+    await stream.write(`retry: ${SSE_RETRY_MS}\n\n`);
+  };
   opts.gauge.openStreams++;
   try {
     while (!signal.aborted) {
@@ -71,10 +83,10 @@ export async function followFeed(
         await stream.writeSSE(frame);
         lastWrite = Date.now();
       }
-      if (page.done) return;
+      if (page.done) return await end();
       if (page.full) continue;
       if (page.frames.length === 0 && await feed.allTerminal()) {
-        if (++terminalPolls >= 2) return;
+        if (++terminalPolls >= 2) return await end();
       }
       if (Date.now() - lastWrite >= opts.heartbeatMs) {
         // A comment line: EventSource ignores it, proxies see traffic.

@@ -14,16 +14,8 @@ import {
 import { summarizeJobCoefficients } from "./_coefficient_summary.ts";
 import { findJob, JobIdParam } from "./_job_lookup.ts";
 import { intParam } from "./_int_param.ts";
+import { CoefficientLayerSummarySchema } from "./_job_schemas.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
-
-const LayerSummary = z.object({
-  layer: z.int(),
-  batches: z.int(),
-  mean: z.number(),
-  min: z.number(),
-  max: z.number(),
-  damping: z.number(),
-}).openapi("CoefficientLayerSummary");
 
 const EpochHistory = z.object({
   epoch: z.int(),
@@ -34,7 +26,8 @@ const EpochHistory = z.object({
 }).openapi("CoefficientEpochHistory");
 
 const Summary = z.object({
-  layers: z.array(LayerSummary).openapi({
+  kind: z.literal("summary"),
+  layers: z.array(CoefficientLayerSummarySchema).openapi({
     description: "per layer, over the latest entry of each batch",
   }),
   history: z.array(EpochHistory).openapi({
@@ -44,6 +37,7 @@ const Summary = z.object({
 }).openapi("CoefficientSummary");
 
 const Vector = z.object({
+  kind: z.literal("vector"),
   batch: z.int(),
   layer: z.int(),
   epoch: z.int().openapi({ description: "the epoch that solved it" }),
@@ -53,9 +47,11 @@ const Vector = z.object({
 const coefficients = createRoute({
   method: "get",
   path: "/v1/jobs/{id}/coefficients",
+  operationId: "getJobCoefficients",
+  tags: ["results"],
   summary: "FNGD coefficients: per-layer summary, or one raw vector",
   description:
-    "Without query parameters: `{layers: [...], history: [...]}`; `layers` is shaped like the `coefficients` event, over the latest entry of each (batch, layer), and `history` counts the entries solved per epoch. With `batch` and `layer` (both): that batch's coefficient vector for that layer, the latest one, or that solved in `epoch`.",
+    '`kind` says which of the two answers it is. Without query parameters: `{kind: "summary", layers: [...], history: [...]}`; `layers` is shaped like the `coefficients` event, over the latest entry of each (batch, layer), and `history` counts the entries solved per epoch. With `batch` and `layer` (both): `{kind: "vector", ...}`, that batch\'s coefficient vector for that layer, the latest one, or that solved in `epoch`.',
   security: BEARER_SECURITY,
   request: {
     params: JobIdParam,
@@ -79,7 +75,13 @@ const coefficients = createRoute({
   responses: {
     200: {
       description: "the summary, or one vector",
-      content: { "application/json": { schema: z.union([Summary, Vector]) } },
+      content: {
+        "application/json": {
+          schema: z.discriminatedUnion("kind", [Summary, Vector]).openapi(
+            "Coefficients",
+          ),
+        },
+      },
     },
     400: problemResponse(
       "only one of batch and layer given, or epoch without them",
@@ -100,7 +102,11 @@ export function coefficientRoutes({ db }: AppDeps) {
     const { batch, layer, epoch } = c.req.valid("query");
     if (batch === undefined || layer === undefined) {
       const summary = await summarizeJobCoefficients(db, job);
-      return c.json({ layers: summary.layers, history: summary.history }, 200);
+      return c.json({
+        kind: "summary" as const,
+        layers: summary.layers,
+        history: summary.history,
+      }, 200);
     }
     const entry = await getCoefficientVector(db, job.id, batch, layer, epoch);
     if (!entry) {
@@ -112,6 +118,7 @@ export function coefficientRoutes({ db }: AppDeps) {
       );
     }
     return c.json({
+      kind: "vector" as const,
       batch,
       layer,
       epoch: entry.epoch,

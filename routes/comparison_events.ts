@@ -1,6 +1,11 @@
-/** GET /v1/comparisons/{id}/events: every job's epoch and status events over one SSE stream. */
+/**
+ * GET /v1/comparisons/{id}/events/stream: every job's epoch and status events
+ * over one SSE stream. GET /v1/comparisons/{id}/events, where the stream
+ * lived first, still serves it for existing clients (deprecated).
+ */
 import { createRoute, z } from "@hono/zod-openapi";
-import { listComparisonJobs } from "../db/mod.ts";
+import type { Context } from "hono";
+import { isTerminalStatus, listComparisonJobs } from "../db/mod.ts";
 import {
   DATABASE_UNAVAILABLE_RESPONSE,
   MISDIRECTED_RESPONSE,
@@ -18,21 +23,25 @@ import {
   findComparison,
 } from "./_comparison_lookup.ts";
 import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
-import { streamFeed } from "./_sse_follow.ts";
+import { type FollowOptions, streamFeed } from "./_sse_follow.ts";
 
-const events = createRoute({
-  method: "get",
-  path: "/v1/comparisons/{id}/events",
-  summary: "The comparison's jobs' epoch and status events, as SSE",
-  description: [
-    "Relays the `epoch` and `status` events of every job of the comparison; each frame's `data:` is a ComparisonEvent,",
-    "a job event tagged with `job_id`, `optimizer` (its index), `optimizer_name` and `seed`, and `event:` is its type.",
-    "Each job's events come in seq order, different jobs' roughly in the order they were written.",
-    "The `id:` is a cursor: each job's last relayed seq, in the order of the comparison's `jobs`, joined by dots;",
-    "send it back as Last-Event-ID to resume every job where it stopped.",
-    "The stream sends `: heartbeat` comments while idle and closes once every job is terminal",
-    "(succeeded, failed or cancelled) and its events are sent.",
-  ].join(" "),
+const DESCRIPTION = [
+  "Relays the `epoch` and `status` events of every job of the comparison; each frame's `data:` is a ComparisonEvent,",
+  "a job event tagged with `job_id`, `optimizer` (its index), `optimizer_name` and `seed`, and `event:` is its type",
+  "(every frame is named: with EventSource, listen with addEventListener).",
+  "Each job's events come in seq order, different jobs' roughly in the order they were written.",
+  "The `id:` is a cursor: each job's last relayed seq, in the order of the comparison's `jobs`, joined by dots;",
+  "send it back as Last-Event-ID to resume every job where it stopped.",
+  "The stream sends `: heartbeat` comments while idle; once every job is terminal (succeeded, failed or cancelled)",
+  "and its events are sent, it sends a `retry:` line and closes. A reconnect whose Last-Event-ID already holds",
+  "every finished job's last event is answered 204, which stops EventSource.",
+].join(" ");
+
+/** What the stream operation declares at either path. */
+const streamOperation = {
+  method: "get" as const,
+  tags: ["comparisons"],
+  description: DESCRIPTION,
   security: BEARER_SECURITY,
   request: {
     params: ComparisonIdParam,
@@ -49,11 +58,19 @@ const events = createRoute({
       content: {
         "text/event-stream": {
           schema: z.string().openapi({
+            description: "SSE frames whose `data:` is a ComparisonEvent",
+            // OpenAPI 3.1 has no schema for a stream's items: this extension
+            // names it, for readers and for tools that look.
+            "x-sse-data": { $ref: "#/components/schemas/ComparisonEvent" },
             example:
-              'id: 7.0\nevent: epoch\ndata: {"seq":7,"type":"epoch","created_at":"2026-01-01T00:00:00.000Z","data":{"epoch":1,"phase":"train","steps":4,"seconds":0.2,"train_loss":1.05,"val_loss":1.01,"val_accuracy":0.56},"job_id":"0196f3a2-7c1e-7d0a-9a53-2b1f0c8e4d11","optimizer":0,"optimizer_name":"sgd","seed":1}\n\n',
+              'id: 7.0\nevent: epoch\ndata: {"seq":7,"type":"epoch","created_at":"2026-01-01T00:00:00.000Z","data":{"epoch":1,"phase":"train","steps":4,"seconds":0.2,"train_loss":1.05,"val_loss":1.01,"val_accuracy":0.56,"lr":0.1},"job_id":"0196f3a2-7c1e-7d0a-9a53-2b1f0c8e4d11","optimizer":0,"optimizer_name":"sgd","seed":1}\n\n',
           }),
         },
       },
+    },
+    204: {
+      description:
+        "every job is finished and Last-Event-ID holds each one's last event: nothing will follow",
     },
     400: problemResponse(
       "a Last-Event-ID that is not a cursor of this comparison",
@@ -63,27 +80,38 @@ const events = createRoute({
     404: problemResponse("no such comparison for this tenant"),
     503: DATABASE_UNAVAILABLE_RESPONSE,
   },
+};
+
+const stream = createRoute({
+  ...streamOperation,
+  path: "/v1/comparisons/{id}/events/stream",
+  operationId: "streamComparisonEvents",
+  summary:
+    "Follow the comparison's jobs' epoch and status events live (server-sent events)",
 });
 
-/** The comparison events route. */
+const legacy = createRoute({
+  ...streamOperation,
+  path: "/v1/comparisons/{id}/events",
+  operationId: "streamComparisonEventsLegacy",
+  summary: "The same stream at its first path (use streamComparisonEvents)",
+  deprecated: true,
+});
+
+/** The comparison events routes. */
 export function comparisonEventRoutes(
   { db, options, counters, wakeups }: AppDeps,
 ) {
-  const router = newRouter();
-  // The frames' JSON has no response of its own to hang on: a component
-  // lets generated clients type it.
-  router.openAPIRegistry.register("ComparisonEvent", ComparisonEventSchema);
-  return router.openapi(events, async (c) => {
-    const comparison = await findComparison(
-      db,
-      c.get("tenant"),
-      c.req.valid("param").id,
-    );
-    const runs = comparisonRuns(
-      comparison,
-      await listComparisonJobs(db, comparison.id),
-    );
-    const lastEventId = c.req.valid("header")["last-event-id"];
+  const follow: FollowOptions = {
+    pollMs: options.ssePollMs,
+    heartbeatMs: options.sseHeartbeatMs,
+    gauge: counters,
+    wakeups,
+  };
+  const open = async (c: Context, id: string, lastEventId?: string) => {
+    const comparison = await findComparison(db, c.get("tenant"), id);
+    const jobs = await listComparisonJobs(db, comparison.id);
+    const runs = comparisonRuns(comparison, jobs);
     const after = lastEventId === undefined
       ? runs.map(() => 0)
       : parseCursor(lastEventId, runs.length);
@@ -95,11 +123,40 @@ export function comparisonEventRoutes(
           `Last-Event-ID must be ${runs.length} dot-separated event seqs (one per job), got "${lastEventId}"`,
       }]);
     }
-    return streamFeed(c, comparisonFeed(db, comparison.id, runs, after), {
-      pollMs: options.ssePollMs,
-      heartbeatMs: options.sseHeartbeatMs,
-      gauge: counters,
-      wakeups,
-    }, "comparison SSE stream");
-  });
+    // A job's terminal status is its last event, and status events are
+    // relayed: a cursor at every finished job's last seq has seen it all.
+    const finished = runs.every((r, i) =>
+      isTerminalStatus(r.job.status) && after[i] >= r.job.lastEventSeq
+    );
+    if (finished) return c.body(null, 204);
+    return streamFeed(
+      c,
+      comparisonFeed(db, comparison.id, runs, after),
+      follow,
+      "comparison SSE stream",
+    );
+  };
+  const router = newRouter();
+  // The frames' JSON has no response of its own to hang on: a component
+  // lets generated clients type it.
+  router.openAPIRegistry.register("ComparisonEvent", ComparisonEventSchema);
+  return router
+    .openapi(
+      stream,
+      (c) =>
+        open(
+          c,
+          c.req.valid("param").id,
+          c.req.valid("header")["last-event-id"],
+        ),
+    )
+    .openapi(
+      legacy,
+      (c) =>
+        open(
+          c,
+          c.req.valid("param").id,
+          c.req.valid("header")["last-event-id"],
+        ),
+    );
 }

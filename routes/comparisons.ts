@@ -18,7 +18,7 @@ import {
   TooLargeProblemSchema,
   tooManyQueuedResponse,
 } from "./problem.ts";
-import { ApiOptimizerSpec } from "./_api_job_spec.ts";
+import { ApiOptimizerSpecOutput } from "./_api_job_spec.ts";
 import {
   ComparisonIdParam,
   comparisonRuns,
@@ -29,7 +29,7 @@ import {
   admitComparisonJobs,
   baseSpec,
   ComparisonRequest,
-  ComparisonSpec,
+  ComparisonSpecOutput,
   ComparisonTargetSchema,
   MAX_COMPARISON_JOBS,
   MAX_OPTIMIZERS,
@@ -49,11 +49,8 @@ import { sameJson } from "./_same_json.ts";
 /** A comparison as the API returns it. */
 export const ComparisonSchema = z.object({
   id: z.uuid(),
-  spec: ComparisonSpec.openapi({
-    description:
-      "the shared spec, defaults filled in, without optimizer and seed",
-  }),
-  optimizers: z.array(ApiOptimizerSpec),
+  spec: ComparisonSpecOutput,
+  optimizers: z.array(ApiOptimizerSpecOutput),
   seeds: z.array(z.int()),
   target: z.union([ComparisonTargetSchema, z.null()]),
   metric: z.object({
@@ -88,6 +85,8 @@ const errors = {
 const create = createRoute({
   method: "post",
   path: "/v1/comparisons",
+  operationId: "createComparison",
+  tags: ["comparisons"],
   summary: "Compare optimizers on one spec over several seeds",
   description: [
     "Queues one job per (optimizer, seed): `spec` with its `optimizer` replaced and its `seed` set.",
@@ -124,6 +123,8 @@ const create = createRoute({
 const get = createRoute({
   method: "get",
   path: "/v1/comparisons/{id}",
+  operationId: "getComparison",
+  tags: ["comparisons"],
   summary: "One comparison: its jobs and the table",
   description:
     "The table gives, per optimizer over its seeds, the best value of the metric (mean, min, max), the epochs and training seconds to reach the target (mean over the runs that reached it, and how many did), and the latest finished epoch; it is computed from the jobs' epoch metrics on each read.",

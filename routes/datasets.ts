@@ -1,4 +1,9 @@
-/** /v1/datasets: upload IDX, CSV or parallel-text training data, list and read datasets. */
+/**
+ * /v1/datasets: upload IDX, CSV or parallel-text training data, list and read
+ * datasets. Uploads stream: the multipart body is spooled to scratch files,
+ * then each file is checked as it streams into the blob store, and the row
+ * is written only once the content is whole and valid.
+ */
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   createDataset,
@@ -10,16 +15,17 @@ import {
 import {
   ApiError,
   DATABASE_UNAVAILABLE_RESPONSE,
+  fieldErrors,
   FORBIDDEN_ORIGIN_RESPONSE,
   MISDIRECTED_RESPONSE,
   problemResponse,
+  validationError,
 } from "./problem.ts";
-import {
-  encodeCsv,
-  encodeIdx,
-  encodeParallelText,
-} from "./_dataset_content.ts";
-import { sha256Hex } from "./_sha256.ts";
+import type { EncodedDataset } from "./_dataset_content.ts";
+import { encodeCsv } from "./_csv_upload.ts";
+import { encodeIdx } from "./_idx_upload.ts";
+import { readMultipart, type SpooledFile } from "./_multipart.ts";
+import { encodeParallelText } from "./_parallel_text_upload.ts";
 import {
   MAX_SEQUENCE_LENGTH,
   MAX_TEST_FRACTION,
@@ -152,9 +158,11 @@ const unauthorized = problemResponse("missing or invalid API key");
 const upload = createRoute({
   method: "post",
   path: "/v1/datasets",
+  operationId: "uploadDataset",
+  tags: ["datasets"],
   summary: "Upload a dataset (IDX images + labels, CSV, or parallel text)",
   description:
-    "multipart/form-data. IDX: `format=idx`, files `images` and `labels` (gzipped or raw), optionally `test_images` and `test_labels`. CSV: `format=csv`, file `file` with a header row, `label_column` (default `label`), optional `shape`. Parallel text: `format=parallel_text`, file `file` of UTF-8 `source<TAB>target` lines, optionally `test_file` or `test_fraction`, `tokenizer` (`char` or `word`) and `max_length`; `shape` is `[max_length]` and `classes` the vocabulary size (built from the training pairs). The files are parsed before anything is stored; a parse error names the field and line.",
+    "multipart/form-data. IDX: `format=idx`, files `images` and `labels` (gzipped or raw), optionally `test_images` and `test_labels`. CSV: `format=csv`, file `file` with a header row, `label_column` (default `label`), optional `shape`. Parallel text: `format=parallel_text`, file `file` of UTF-8 `source<TAB>target` lines, optionally `test_file` or `test_fraction`, `tokenizer` (`char` or `word`) and `max_length`; `shape` is `[max_length]` and `classes` the vocabulary size (built from the training pairs). The files are checked as they stream into storage, and nothing is stored unless all of them are valid; a parse error names the field and line. Gzipped IDX may inflate to 4 x MAX_UPLOAD_BYTES in all, within 60 s.",
   security: BEARER_SECURITY,
   request: {
     body: {
@@ -192,6 +200,8 @@ const upload = createRoute({
 const list = createRoute({
   method: "get",
   path: "/v1/datasets",
+  operationId: "listDatasets",
+  tags: ["datasets"],
   summary: "List datasets, newest first",
   security: BEARER_SECURITY,
   responses: {
@@ -214,6 +224,8 @@ const list = createRoute({
 const get = createRoute({
   method: "get",
   path: "/v1/datasets/{id}",
+  operationId: "getDataset",
+  tags: ["datasets"],
   summary: "One dataset",
   security: BEARER_SECURITY,
   request: {
@@ -230,50 +242,104 @@ const get = createRoute({
   },
 });
 
-const bytesOf = async (f: File | undefined) =>
-  f ? new Uint8Array(await f.arrayBuffer()) : undefined;
+/** The form fields that carry files. */
+const FILE_FIELDS = new Set([
+  "images",
+  "labels",
+  "test_images",
+  "test_labels",
+  "file",
+  "test_file",
+]);
+
+/**
+ * Gzipped IDX inflates to at most this many times MAX_UPLOAD_BYTES, all
+ * files together, and within this long.
+ */
+const INFLATE_FACTOR = 4;
+const DECODE_TIME_LIMIT_MS = 60_000;
+
+/**
+ * The form as the UploadForm schema sees it: text fields as strings, file
+ * parts as empty File stand-ins (the schema only checks that they are files;
+ * their bytes stay on disk).
+ */
+function formObject(
+  fields: Map<string, string>,
+  files: Map<string, SpooledFile>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.fromEntries(fields);
+  for (const [name, file] of files) out[name] = new File([], file.filename);
+  return out;
+}
 
 /** The /v1/datasets routes. */
-export function datasetRoutes({ db, options }: AppDeps) {
-  return newRouter()
-    .openapi(upload, async (c) => {
-      const form = c.req.valid("form");
-      // Inflated IDX may be several times its gzip size; bound what we store.
-      const encoded = form.format === "idx"
-        ? await encodeIdx({
-          images: (await bytesOf(form.images))!,
-          labels: (await bytesOf(form.labels))!,
-          testImages: await bytesOf(form.test_images),
-          testLabels: await bytesOf(form.test_labels),
-        }, 4 * options.maxUploadBytes)
-        : form.format === "csv"
-        ? await encodeCsv(
-          (await bytesOf(form.file))!,
+export function datasetRoutes({ db, blobs, options }: AppDeps) {
+  const router = newRouter();
+  // Documented like every route, but served without the generated form
+  // validator, which would read the whole body into memory.
+  router.openAPIRegistry.registerPath(upload);
+  router.post(upload.path, async (c) => {
+    const scratch = await Deno.makeTempDir({ prefix: "fngd_upload_" });
+    try {
+      const { fields, files } = await readMultipart(c.req.raw, {
+        maxBytes: options.maxUploadBytes,
+        dir: scratch,
+        fileFields: FILE_FIELDS,
+      });
+      const parsed = UploadForm.safeParse(formObject(fields, files));
+      if (!parsed.success) {
+        throw validationError(fieldErrors(parsed.error.issues, "form"));
+      }
+      const form = parsed.data;
+      const file = (name: string) => files.get(name);
+      let encoded: EncodedDataset;
+      if (form.format === "idx") {
+        encoded = await encodeIdx(
+          {
+            images: file("images")!,
+            labels: file("labels")!,
+            testImages: file("test_images"),
+            testLabels: file("test_labels"),
+          },
+          blobs,
+          {
+            maxBytes: INFLATE_FACTOR * options.maxUploadBytes,
+            deadline: Date.now() + DECODE_TIME_LIMIT_MS,
+          },
+        );
+      } else if (form.format === "csv") {
+        encoded = await encodeCsv(
+          file("file")!,
           form.label_column,
           form.shape?.split(",").map(Number),
-        )
-        : await encodeParallelText({
-          file: (await bytesOf(form.file))!,
-          testFile: await bytesOf(form.test_file),
+          blobs,
+        );
+      } else {
+        encoded = await encodeParallelText({
+          file: file("file")!,
+          testFile: file("test_file"),
           tokenizer: form.tokenizer ?? "char",
           maxLength: form.max_length,
           testFraction: form.test_fraction,
-        });
-      const row = await createDataset(db, {
+        }, blobs);
+      }
+      const row = await createDataset(db, blobs, {
         tenant: c.get("tenant"),
         name: form.name,
         format: form.format,
         shape: encoded.shape,
-        bytes: encoded.content.length,
-        sha256: await sha256Hex(encoded.content),
-        content: encoded.content,
-      });
+      }, encoded.content);
       return c.json({
         ...shapeDataset(row),
         samples: encoded.samples,
         classes: encoded.classes,
       }, 201);
-    })
+    } finally {
+      await Deno.remove(scratch, { recursive: true }).catch(() => {});
+    }
+  });
+  return router
     .openapi(list, async (c) => {
       const rows = await listDatasets(db, c.get("tenant"));
       return c.json({ data: rows.map(shapeDataset) }, 200);

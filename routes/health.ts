@@ -1,17 +1,15 @@
-/** Liveness, readiness and Prometheus metrics; no auth, so probes need no key. */
+/**
+ * Liveness and readiness; no auth, so probes need no key. Prometheus metrics
+ * are in metrics.ts.
+ */
 import { createRoute, z } from "@hono/zod-openapi";
-import {
-  checkReady,
-  countJobsByStatus,
-  type Db,
-  JOB_STATUSES,
-} from "../db/mod.ts";
+import { checkReady } from "../db/mod.ts";
 import {
   ApiError,
   DATABASE_UNAVAILABLE_RESPONSE,
+  MISDIRECTED_RESPONSE,
   problemResponse,
 } from "./problem.ts";
-import type { HttpCounters } from "./_http_counters.ts";
 import { type AppDeps, newRouter } from "./_router.ts";
 
 const Ok = z.object({ status: z.literal("ok") }).openapi("Ok");
@@ -19,20 +17,28 @@ const Ok = z.object({ status: z.literal("ok") }).openapi("Ok");
 const healthz = createRoute({
   method: "get",
   path: "/healthz",
+  operationId: "health",
+  tags: ["service"],
   summary: "Liveness: the process answers",
+  security: [],
   responses: {
     200: {
       description: "alive",
       content: { "application/json": { schema: Ok } },
     },
+    421: MISDIRECTED_RESPONSE,
   },
 });
 
 const readyz = createRoute({
   method: "get",
   path: "/readyz",
+  operationId: "ready",
+  tags: ["service"],
   summary: "Readiness: the database answers and every migration is applied",
+  security: [],
   responses: {
+    421: MISDIRECTED_RESPONSE,
     200: {
       description: "ready",
       content: { "application/json": { schema: Ok } },
@@ -46,49 +52,8 @@ const readyz = createRoute({
   },
 });
 
-const metrics = createRoute({
-  method: "get",
-  path: "/metrics",
-  summary: "Prometheus text: jobs by status, HTTP requests, open SSE streams",
-  responses: {
-    200: {
-      description: "text exposition format 0.0.4",
-      content: { "text/plain": { schema: z.string() } },
-    },
-    503: DATABASE_UNAVAILABLE_RESPONSE,
-  },
-});
-
-const escapeLabel = (v: string) =>
-  v.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
-
-async function renderMetrics(db: Db, counters: HttpCounters): Promise<string> {
-  const lines: string[] = [];
-  const counts = await countJobsByStatus(db);
-  lines.push("# HELP fngd_jobs Jobs by status, all tenants.");
-  lines.push("# TYPE fngd_jobs gauge");
-  for (const status of JOB_STATUSES) {
-    lines.push(`fngd_jobs{status="${status}"} ${counts[status] ?? 0}`);
-  }
-  lines.push(
-    "# HELP fngd_http_requests_total HTTP requests served by this process.",
-  );
-  lines.push("# TYPE fngd_http_requests_total counter");
-  for (const s of counters.entries()) {
-    lines.push(
-      `fngd_http_requests_total{method="${escapeLabel(s.method)}",route="${
-        escapeLabel(s.route)
-      }",status="${s.status}"} ${s.count}`,
-    );
-  }
-  lines.push("# HELP fngd_sse_streams_open SSE event streams open now.");
-  lines.push("# TYPE fngd_sse_streams_open gauge");
-  lines.push(`fngd_sse_streams_open ${counters.openStreams}`);
-  return lines.join("\n") + "\n";
-}
-
-/** The health and metrics routes. */
-export function healthRoutes({ db, counters, breaker }: AppDeps) {
+/** The health routes. */
+export function healthRoutes({ db, breaker }: AppDeps) {
   const notReady = (cause?: unknown) =>
     new ApiError(
       "not_ready",
@@ -107,13 +72,5 @@ export function healthRoutes({ db, counters, breaker }: AppDeps) {
       });
       if (!(await checkReady(db))) throw notReady();
       return c.json({ status: "ok" as const }, 200);
-    })
-    .openapi(
-      metrics,
-      async (c) =>
-        c.text(await renderMetrics(db, counters), 200, {
-          // Spelled as hono spells its default, so this one replaces it.
-          "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
-        }),
-    );
+    });
 }

@@ -1,7 +1,9 @@
 /** /v1/jobs: create (idempotent with a key), list, read and cancel jobs. */
 import { createRoute, z } from "@hono/zod-openapi";
 import {
+  checkWebhookUrl,
   createJob,
+  DEFAULT_WEBHOOK_EVENTS,
   getJobByIdempotencyKey,
   getLatestEpochMetric,
   isUuid,
@@ -9,6 +11,8 @@ import {
   type JobRow,
   listJobs,
   requestCancel,
+  STRICT_WEBHOOK_POLICY,
+  WEBHOOK_EVENTS,
 } from "../db/mod.ts";
 import {
   ApiError,
@@ -26,7 +30,12 @@ import {
   checkQueueQuota,
   findUploadedDataset,
 } from "./_job_admission.ts";
-import { ApiJobSpec } from "./_api_job_spec.ts";
+import { ApiJobCreateBody, ApiJobSpecOutput } from "./_api_job_spec.ts";
+import {
+  JobErrorSchema,
+  JobProgressSchema,
+  JobResultSchema,
+} from "./_job_schemas.ts";
 import { findJob, JobIdParam } from "./_job_lookup.ts";
 import { intParamOr } from "./_int_param.ts";
 import { EpochMetricSchema, shapeEpochMetric } from "./_metric_shape.ts";
@@ -37,31 +46,47 @@ import {
   newRouter,
 } from "./_router.ts";
 import { sameJson } from "./_same_json.ts";
+import { newWebhookSecret } from "./_webhook_secret.ts";
+
+/** A job's webhook as responses give it (never the secret). */
+const WebhookSchema = z.object({
+  url: z.string(),
+  events: z.array(z.enum(WEBHOOK_EVENTS)),
+}).openapi("Webhook");
 
 /** A job as the API returns it. */
 export const JobSchema = z.object({
   id: z.uuid(),
   status: z.enum(JOB_STATUSES),
-  spec: ApiJobSpec,
+  spec: ApiJobSpecOutput.openapi({
+    description: "the submitted spec with every default filled in",
+  }),
   attempts: z.int(),
   max_attempts: z.int(),
-  progress: z.record(z.string(), z.unknown()).nullable().openapi({
-    description: "the latest step: epoch, step, steps, loss, phase",
+  // Unions with null, not .nullable(): zod-to-openapi would mark the shared
+  // components themselves nullable.
+  progress: z.union([JobProgressSchema, z.null()]),
+  error: z.union([JobErrorSchema, z.null()]).openapi({
+    description: "why it failed, once failed",
   }),
-  error: z.object({ code: z.string(), message: z.string() }).nullable(),
-  result: z.record(z.string(), z.unknown()).nullable().openapi({
+  result: z.union([JobResultSchema, z.null()]).openapi({
     description: "final metrics, counters and seconds_by_phase once succeeded",
   }),
-  // A union, not .nullable(): zod-to-openapi would mark the shared
-  // EpochMetric component itself nullable.
   latest_metrics: z.union([EpochMetricSchema, z.null()]),
-  cancel_requested_at: z.string().nullable(),
+  cancel_requested_at: z.string().nullable().openapi({ format: "date-time" }),
+  webhook: z.union([WebhookSchema, z.null()]).openapi({
+    description: "where the job's events are posted, if anywhere",
+  }),
+  webhook_secret: z.string().optional().openapi({
+    description:
+      "the webhook's signing secret (whsec_...): only in the answer to the POST /v1/jobs that created the job (and its Idempotency-Key retries); keep it to verify deliveries",
+  }),
   comparison_id: z.uuid().nullable().openapi({
     description: "the comparison that created this job, if any",
   }),
   created_at: z.string().openapi({ format: "date-time" }),
-  started_at: z.string().nullable(),
-  finished_at: z.string().nullable(),
+  started_at: z.string().nullable().openapi({ format: "date-time" }),
+  finished_at: z.string().nullable().openapi({ format: "date-time" }),
 }).openapi("Job");
 
 type JobJson = z.infer<typeof JobSchema>;
@@ -76,13 +101,15 @@ export function shapeJob(
   return {
     id: row.id,
     status: row.status,
-    spec: row.spec as ApiJobSpec,
+    // The worker and the API wrote these as the schemas above type them.
+    spec: row.spec as JobJson["spec"],
     attempts: row.attempts,
     max_attempts: row.maxAttempts,
-    progress: row.progress ?? null,
-    error: row.error ?? null,
-    result: row.result ?? null,
+    progress: (row.progress ?? null) as JobJson["progress"],
+    error: (row.error ?? null) as JobJson["error"],
+    result: (row.result ?? null) as JobJson["result"],
     latest_metrics: latest ? shapeEpochMetric(latest) : null,
+    webhook: (row.webhook ?? null) as JobJson["webhook"],
     cancel_requested_at: iso(row.cancelRequestedAt),
     comparison_id: row.comparisonId,
     created_at: row.createdAt.toISOString(),
@@ -101,11 +128,13 @@ const errors = {
 const create = createRoute({
   method: "post",
   path: "/v1/jobs",
+  operationId: "createJob",
+  tags: ["jobs"],
   summary: "Submit a training job",
   description:
     "With an Idempotency-Key header, a retry with the same key and body returns the job created first (200) instead of a new one.",
   security: BEARER_SECURITY,
-  request: idempotentJsonRequest(ApiJobSpec, "job"),
+  request: idempotentJsonRequest(ApiJobCreateBody, "job"),
   responses: {
     201: { description: "created", content: jobJson },
     200: {
@@ -113,7 +142,7 @@ const create = createRoute({
       content: jobJson,
     },
     400: problemResponse(
-      "invalid body or malformed JSON (validation_failed, malformed_json), a body over the shape limits (json_too_complex: arrays or objects over 10,000 entries, nesting over 32), or a spec the engine cannot run (invalid_spec, naming the layer field); nothing was written",
+      "invalid body or malformed JSON (validation_failed, malformed_json; a refused webhook.url names that field), a body over the shape limits (json_too_complex: arrays or objects over 10,000 entries, nesting over 32), or a spec the engine cannot run (invalid_spec, naming the layer field); nothing was written",
     ),
     ...errors,
     ...JSON_BODY_RESPONSES,
@@ -130,6 +159,8 @@ const create = createRoute({
 const list = createRoute({
   method: "get",
   path: "/v1/jobs",
+  operationId: "listJobs",
+  tags: ["jobs"],
   summary: "List jobs, newest first",
   security: BEARER_SECURITY,
   request: {
@@ -159,6 +190,8 @@ const list = createRoute({
 const get = createRoute({
   method: "get",
   path: "/v1/jobs/{id}",
+  operationId: "getJob",
+  tags: ["jobs"],
   summary: "One job, with progress and latest metrics",
   security: BEARER_SECURITY,
   request: { params: JobIdParam },
@@ -172,6 +205,8 @@ const get = createRoute({
 const cancel = createRoute({
   method: "post",
   path: "/v1/jobs/{id}/cancel",
+  operationId: "cancelJob",
+  tags: ["jobs"],
   summary: "Request cancellation (idempotent)",
   description:
     "A queued job is cancelled at once; a running one moves to cancelling and stops within one step. Cancelling a finished job changes nothing.",
@@ -196,19 +231,43 @@ function keyReused(key: string, job: JobRow): ApiError {
 export function jobRoutes({ db, options }: AppDeps) {
   const withMetrics = async (row: JobRow) =>
     shapeJob(row, await getLatestEpochMetric(db, row.id));
+  // Only the creating request (and its retries) learns the secret.
+  const withSecret = async (row: JobRow) => ({
+    ...await withMetrics(row),
+    ...(row.webhookSecret ? { webhook_secret: row.webhookSecret } : {}),
+  });
 
   return newRouter()
     .openapi(create, async (c) => {
       const tenant = c.get("tenant");
-      const spec = c.req.valid("json");
+      const { webhook: hook, ...spec } = c.req.valid("json");
+      const webhook = hook && {
+        url: hook.url,
+        events: hook.events ?? DEFAULT_WEBHOOK_EVENTS,
+      };
       const key = c.req.valid("header")["Idempotency-Key"];
+      const same = (job: JobRow) =>
+        sameJson(job.spec, spec) && sameJson(job.webhook, webhook ?? null);
       // A retry gets its job back even where a new submission is now refused.
       const existing = key
         ? await getJobByIdempotencyKey(db, tenant, key)
         : undefined;
       if (existing) {
-        if (!sameJson(existing.spec, spec)) throw keyReused(key!, existing);
-        return c.json(await withMetrics(existing), 200);
+        if (!same(existing)) throw keyReused(key!, existing);
+        return c.json(await withSecret(existing), 200);
+      }
+      if (webhook) {
+        const checked = checkWebhookUrl(
+          webhook.url,
+          options.webhookPolicy ?? STRICT_WEBHOOK_POLICY,
+        );
+        if ("error" in checked) {
+          throw validationError([{
+            path: "webhook.url",
+            in: "body",
+            message: `url ${checked.error}`,
+          }]);
+        }
       }
       const upload = await findUploadedDataset(db, tenant, spec.dataset);
       admitJobSpec(spec, upload, options);
@@ -218,9 +277,10 @@ export function jobRoutes({ db, options }: AppDeps) {
         spec,
         idempotencyKey: key,
         maxAttempts: options.maxAttempts,
+        webhook: webhook && { ...webhook, secret: newWebhookSecret() },
       });
-      if (!created && !sameJson(job.spec, spec)) throw keyReused(key!, job);
-      return c.json(await withMetrics(job), created ? 201 : 200);
+      if (!created && !same(job)) throw keyReused(key!, job);
+      return c.json(await withSecret(job), created ? 201 : 200);
     })
     .openapi(list, async (c) => {
       const { status, after, limit } = c.req.valid("query");

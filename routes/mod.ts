@@ -8,7 +8,12 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { type Db, DbCircuitBreaker, isConnectionError } from "../db/mod.ts";
+import {
+  type BlobStore,
+  type Db,
+  DbCircuitBreaker,
+  isConnectionError,
+} from "../db/mod.ts";
 import { authMiddleware } from "./_auth.ts";
 import {
   corsMiddleware,
@@ -19,10 +24,15 @@ import {
 } from "./_browser_guard.ts";
 import { EventWakeups } from "./_event_wakeups.ts";
 import { HttpCounters } from "./_http_counters.ts";
+import { metricsAuth } from "./_metrics_auth.ts";
+import { requestTimeout } from "./_request_timeout.ts";
 import type { AppEnv } from "./_router.ts";
 import { coefficientRoutes } from "./coefficients.ts";
 import { comparisonEventRoutes } from "./comparison_events.ts";
 import { comparisonRoutes } from "./comparisons.ts";
+import { artifactRoutes } from "./artifacts.ts";
+import { assetRoutes } from "./assets.ts";
+import { dashboardRoutes } from "./dashboard.tsx";
 import { datasetRoutes } from "./datasets.ts";
 import { docRoutes, OPENAPI_INFO } from "./docs.ts";
 import { eventRoutes } from "./events.ts";
@@ -40,6 +50,8 @@ export { type RouteOptions, RouteOptionsError } from "./options.ts";
 /** What createApp needs. */
 export interface AppOptions {
   db: Db;
+  /** Where uploads and exported models are stored (src/blob_store.ts). */
+  blobs: BlobStore;
   options: RouteOptions;
   /** Where the "auth is off" notice goes; tests silence it. */
   log?: (message: string) => void;
@@ -132,7 +144,7 @@ function limit(maxSize: number, what: string): MiddlewareHandler {
  * loopback.
  */
 export async function createApp(
-  { db, options, log = console.log }: AppOptions,
+  { db, blobs, options, log = console.log }: AppOptions,
 ): Promise<OpenAPIHono<AppEnv>> {
   if (!options.apiKeys) {
     if (!isLoopbackHost(options.host)) {
@@ -144,11 +156,13 @@ export async function createApp(
     log(
       `auth is off (API_KEYS unset): every request is tenant "default"; serving on loopback only`,
     );
+  } else if (options.metricsToken === undefined) {
+    log("GET /metrics is disabled: API_KEYS is set and METRICS_TOKEN is not");
   }
   const counters = new HttpCounters();
   const wakeups = new EventWakeups(db, options.notifications);
   const breaker = new DbCircuitBreaker(db, { log });
-  const deps = { db, options, counters, wakeups, breaker };
+  const deps = { db, blobs, options, counters, wakeups, breaker };
   const app = new OpenAPIHono<AppEnv>();
   app.onError(errorHandler(breaker));
   app.notFound((c) => {
@@ -158,6 +172,8 @@ export async function createApp(
     );
   });
   app.use("*", counters.middleware());
+  // Outside everything that reads a body, so its 408 replaces theirs.
+  app.use("*", requestTimeout(options.requestTimeoutMs));
   // Before everything that reads or writes: keys already keep a rebinding
   // page out, so the Host check is only needed while auth is off.
   if (!options.apiKeys) app.use("*", hostGuard(options));
@@ -173,6 +189,7 @@ export async function createApp(
     await next();
   };
   app.use("/v1/*", dbGate);
+  app.use("/metrics", await metricsAuth(options));
   app.use("/metrics", dbGate);
   // Uploads get their own, larger limit; every other body is JSON.
   const uploadLimit = limit(options.maxUploadBytes, "upload");
@@ -195,6 +212,7 @@ export async function createApp(
       metricRoutes,
       coefficientRoutes,
       modelRoutes,
+      artifactRoutes,
       comparisonRoutes,
       comparisonEventRoutes,
       datasetRoutes,
@@ -204,5 +222,8 @@ export async function createApp(
     app.route("/", routes(deps));
   }
   app.route("/", docRoutes(() => app.getOpenAPI31Document(OPENAPI_INFO)));
+  // The dashboard's pages and files: HTML, so outside the OpenAPI document.
+  app.route("/", await dashboardRoutes(deps));
+  app.route("/", assetRoutes());
   return app;
 }

@@ -2,6 +2,7 @@
  * What the HTTP layer is configured with. The entry points fill it from the
  * environment, so that routes/ reads no environment and loads no config.
  */
+import type { WebhookUrlPolicy } from "../db/mod.ts";
 
 /** The options of {@link createApp} and of every route. */
 export interface RouteOptions {
@@ -36,6 +37,20 @@ export interface RouteOptions {
    * connections. When false, SSE streams do not LISTEN and only poll.
    */
   notifications: boolean;
+  /**
+   * Most milliseconds a request body may take to arrive and be read, counted
+   * from the request's start; a body that takes longer gets 408. Responses,
+   * SSE streams included, are not bounded by it.
+   */
+  requestTimeoutMs: number;
+  /**
+   * Bearer token of GET /metrics, apart from tenant keys; when set it is
+   * required. Without one, /metrics answers 404 metrics_disabled while API
+   * keys are on, and is open while auth is off.
+   */
+  metricsToken?: string;
+  /** Which webhook URLs a job may name; default public https only. */
+  webhookPolicy?: WebhookUrlPolicy;
 }
 
 /** Options that would make the app unsafe to serve (auth off on a public address). */

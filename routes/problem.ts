@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   bad_request: 400,
   json_too_complex: 400,
   unauthorized: 401,
+  forbidden: 403,
   forbidden_origin: 403,
   job_not_found: 404,
   comparison_not_found: 404,
@@ -21,7 +22,9 @@ export const ERROR_STATUS = {
   coefficients_not_found: 404,
   model_not_found: 404,
   not_found: 404,
+  metrics_disabled: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   payload_too_large: 413,
   unsupported_media_type: 415,
   misdirected_request: 421,
@@ -45,6 +48,7 @@ const TITLES: Record<ApiErrorCode, string> = {
   bad_request: "Bad request",
   json_too_complex: "JSON body too complex",
   unauthorized: "Unauthorized",
+  forbidden: "Forbidden",
   forbidden_origin: "Cross-origin request refused",
   job_not_found: "Job not found",
   comparison_not_found: "Comparison not found",
@@ -52,7 +56,9 @@ const TITLES: Record<ApiErrorCode, string> = {
   coefficients_not_found: "Coefficients not found",
   model_not_found: "Model not found",
   not_found: "Not found",
+  metrics_disabled: "Metrics disabled",
   method_not_allowed: "Method not allowed",
+  request_timeout: "Request timeout",
   payload_too_large: "Payload too large",
   unsupported_media_type: "Unsupported media type",
   misdirected_request: "Misdirected request",
@@ -207,23 +213,49 @@ export const FORBIDDEN_ORIGIN_RESPONSE = problemResponse(
   "an Origin header that is neither the request's own origin nor in CORS_ORIGINS (code forbidden_origin); nothing was written",
 );
 
-/** The 403, 413 and 415 of every state-changing route with a JSON body. */
+/** The 408 of every route that reads a body. */
+export const REQUEST_TIMEOUT_RESPONSE = problemResponse(
+  "the body did not arrive, or was not read, within REQUEST_TIMEOUT_MS of the request's start (code request_timeout); nothing was written",
+);
+
+/** The 403, 408, 413 and 415 of every state-changing route with a JSON body. */
 export const JSON_BODY_RESPONSES = {
   403: FORBIDDEN_ORIGIN_RESPONSE,
+  408: REQUEST_TIMEOUT_RESPONSE,
   413: problemResponse("body larger than MAX_BODY_BYTES"),
   415: problemResponse("body is not application/json"),
 };
 
+/**
+ * Longest `detail`, and longest `path` or `message` of a field error, in
+ * characters. Each can quote the request (an unknown key, a value), and a
+ * 900 KB key must not come back as a 900 KB answer.
+ */
+export const MAX_DETAIL_CHARS = 2000;
+export const MAX_FIELD_TEXT_CHARS = 500;
+
+/** `text`, cut to `max` characters with a note of how long it was. */
+function clip(text: string, max: number): string {
+  return text.length <= max
+    ? text
+    : `${text.slice(0, max)}... (${text.length} characters in all)`;
+}
+
 /** Renders an ApiError as an RFC 9457 response. */
 export function renderProblem(err: ApiError): Response {
+  const errors = err.extra.errors?.map((e) => ({
+    ...e,
+    path: clip(e.path, MAX_FIELD_TEXT_CHARS),
+    message: clip(e.message, MAX_FIELD_TEXT_CHARS),
+  }));
   const body: z.infer<typeof ProblemSchema> = {
     // A relative URI into the reference page, which lists every code.
     type: `/docs#problem-${err.code}`,
     title: TITLES[err.code],
     status: err.status,
-    detail: err.message,
+    detail: clip(err.message, MAX_DETAIL_CHARS),
     code: err.code,
-    ...(err.extra.errors ? { errors: err.extra.errors } : {}),
+    ...(errors ? { errors } : {}),
     ...(err.extra.errorsOmitted
       ? { errors_omitted: err.extra.errorsOmitted }
       : {}),

@@ -3,8 +3,9 @@
  * DATABASE_URL: what `deno task api` and `deno serve src/serve.ts` run.
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { createDb, type Db } from "../db/mod.ts";
+import { type BlobStore, createDb, type Db } from "../db/mod.ts";
 import { type AppEnv, createApp } from "../routes/mod.ts";
+import { openBlobStore } from "./blob_store.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { routeOptions } from "./route_options.ts";
 
@@ -12,6 +13,7 @@ import { routeOptions } from "./route_options.ts";
 export interface EnvApp {
   app: OpenAPIHono<AppEnv>;
   db: Db;
+  blobs: BlobStore;
   config: Config;
 }
 
@@ -33,9 +35,11 @@ export async function createAppFromEnv(): Promise<EnvApp> {
     connectTimeoutSeconds: config.dbConnectTimeoutMs &&
       config.dbConnectTimeoutMs / 1000,
   });
+  const blobs = await openBlobStore(config);
   const app = await createApp({
     db,
+    blobs,
     options: routeOptions(config, { notifications: true }),
   });
-  return { app, db, config };
+  return { app, db, blobs, config };
 }

@@ -4,6 +4,11 @@
  */
 import { z } from "zod";
 import { BACKEND_NAMES, type BackendName } from "./engine/backend_names.ts";
+import {
+  type Cidr,
+  parseCidr,
+  type WebhookUrlPolicy,
+} from "../db/webhook_url.ts";
 
 /** Raised when the environment is invalid; the message lists every bad variable. */
 export class ConfigError extends Error {
@@ -147,6 +152,103 @@ const corsOrigins = z.string().transform((raw, ctx) => {
   return origins;
 });
 
+/** A bearer token: printable ASCII without spaces, long enough not to guess. */
+const metricsToken = z.string().transform((raw, ctx) => {
+  const token = raw.trim();
+  if (!/^[\x21-\x7e]{16,512}$/.test(token)) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "METRICS_TOKEN must be 16 to 512 printable characters without spaces",
+    });
+    return z.NEVER;
+  }
+  return token;
+});
+
+const flag = (name: string) =>
+  z.string().transform((raw, ctx) => {
+    const v = raw.trim().toLowerCase();
+    if (["1", "true", "yes"].includes(v)) return true;
+    if (["0", "false", "no"].includes(v)) return false;
+    ctx.addIssue({
+      code: "custom",
+      message: `${name} must be 1 or 0, got "${raw}"`,
+    });
+    return z.NEVER;
+  });
+
+/** "1" (every internal range), "0", or a CIDR list like 10.0.0.0/8,::1/128. */
+const allowPrivate = z.string().transform((raw, ctx) => {
+  const v = raw.trim();
+  if (v === "1" || v.toLowerCase() === "true") return true as const;
+  if (v === "0" || v.toLowerCase() === "false") return [] as Cidr[];
+  try {
+    return v.split(",").map((s) => s.trim()).filter(Boolean).map(parseCidr);
+  } catch (err) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        `WEBHOOK_ALLOW_PRIVATE must be 1, 0 or address ranges like 10.0.0.0/8,fd00::/8: ${
+          (err as Error).message
+        }`,
+    });
+    return z.NEVER;
+  }
+});
+
+/** Where blobs go when not under DATA_DIR/blobs: an S3 bucket and key prefix. */
+export interface S3BlobConfig {
+  bucket: string;
+  /** "" or ending in "/". */
+  prefix: string;
+  /** AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL: a custom, path-style endpoint. */
+  endpoint?: string;
+  region: string;
+}
+
+/** "s3://bucket/some/prefix" -> bucket and "some/prefix/". */
+const blobUrl = z.string().transform((raw, ctx) => {
+  const m = /^s3:\/\/([^/?#]*)(\/[^?#]*)?$/.exec(raw.trim());
+  const bucket = m?.[1] ?? "";
+  if (
+    !m || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) ||
+    bucket.includes("..")
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        `BLOB_URL must look like s3://bucket/prefix (bucket of 3-63 lowercase letters, digits, dots and hyphens), got "${raw}"`,
+    });
+    return z.NEVER;
+  }
+  const prefix = (m[2] ?? "").replace(/^\/+|\/+$/g, "");
+  return { bucket, prefix: prefix ? `${prefix}/` : "" };
+});
+
+/**
+ * BLOB_URL with the standard AWS variables that say how to reach it
+ * (credentials stay with the SDK, which reads AWS_ACCESS_KEY_ID and the rest).
+ * @throws {ConfigError} on an endpoint that is not an http(s) URL.
+ */
+function s3BlobConfig(
+  url: { bucket: string; prefix: string },
+  env: Record<string, string | undefined>,
+): S3BlobConfig {
+  const name = env.AWS_ENDPOINT_URL_S3?.trim()
+    ? "AWS_ENDPOINT_URL_S3"
+    : "AWS_ENDPOINT_URL";
+  const endpoint = env[name]?.trim() || undefined;
+  if (endpoint !== undefined && !/^https?:\/\/\S+$/.test(endpoint)) {
+    throw new ConfigError(
+      `invalid environment:\n  ${name} must be an http(s) URL, got "${endpoint}"`,
+    );
+  }
+  const region = env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() ||
+    "us-east-1";
+  return { ...url, endpoint, region };
+}
+
 const EnvSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, {
     error: (i) => `DATABASE_URL must be a postgres:// URL, got "${i.input}"`,
@@ -182,6 +284,21 @@ const EnvSchema = z.object({
     .default(0),
   SSE_HEARTBEAT_MS: intVar("SSE_HEARTBEAT_MS", 10, 3_600_000).default(15_000),
   SSE_POLL_MS: intVar("SSE_POLL_MS", 10, 60_000).default(250),
+  BLOB_URL: blobUrl.optional(),
+  // 30 s: a 64 MiB upload still arrives at ~2.2 MB/s, while a client that
+  // stops sending mid-body holds a handler for no longer than that.
+  REQUEST_TIMEOUT_MS: intVar("REQUEST_TIMEOUT_MS", 10, 3_600_000)
+    .default(30_000),
+  METRICS_TOKEN: metricsToken.optional(),
+  ALLOW_HTTP_WEBHOOKS: flag("ALLOW_HTTP_WEBHOOKS").default(false),
+  WEBHOOK_ALLOW_PRIVATE: allowPrivate.optional(),
+  WEBHOOK_MAX_ATTEMPTS: intVar("WEBHOOK_MAX_ATTEMPTS", 1, 50).default(5),
+  // 30 s doubling: 5 attempts span about 7.5 minutes.
+  WEBHOOK_BACKOFF_MS: intVar("WEBHOOK_BACKOFF_MS", 1, 86_400_000)
+    .default(30_000),
+  WEBHOOK_TIMEOUT_MS: intVar("WEBHOOK_TIMEOUT_MS", 100, 120_000)
+    .default(10_000),
+  WEBHOOK_POLL_MS: intVar("WEBHOOK_POLL_MS", 10, 600_000).default(1000),
 });
 
 /** The parsed configuration, camelCase, defaults filled in. */
@@ -227,6 +344,25 @@ export interface Config {
   sseHeartbeatMs: number;
   /** How often an SSE stream polls job_events (NOTIFY is only a hint). */
   ssePollMs: number;
+  /** BLOB_URL: S3 storage for blobs; unset means files in DATA_DIR/blobs. */
+  blobS3?: S3BlobConfig;
+  /** Most time a request body may take to arrive and be read; then 408. */
+  requestTimeoutMs: number;
+  /**
+   * Bearer token of GET /metrics, apart from tenant keys; with API keys on
+   * and no token, /metrics is disabled.
+   */
+  metricsToken?: string;
+  /** Which webhook URLs are accepted and delivered to. */
+  webhookPolicy: WebhookUrlPolicy;
+  /** Attempts per webhook delivery before it is given up. */
+  webhookMaxAttempts: number;
+  /** Wait after a delivery's first failure, doubled after each further one. */
+  webhookBackoffMs: number;
+  /** Per-attempt limit of a delivery. */
+  webhookTimeoutMs: number;
+  /** How often the deliverer looks for due deliveries when idle. */
+  webhookPollMs: number;
 }
 
 /**
@@ -252,6 +388,12 @@ export function loadConfig(
     throw new ConfigError(`invalid environment:\n  ${lines.join("\n  ")}`);
   }
   const e = parsed.data;
+  if (e.METRICS_TOKEN !== undefined && e.API_KEYS?.has(e.METRICS_TOKEN)) {
+    // One secret must not open both a tenant's jobs and every tenant's counts.
+    throw new ConfigError(
+      "invalid environment:\n  METRICS_TOKEN must differ from every API_KEYS key",
+    );
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     dbConnectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
@@ -274,5 +416,19 @@ export function loadConfig(
     maxRunningPerTenant: e.MAX_RUNNING_PER_TENANT,
     sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
     ssePollMs: e.SSE_POLL_MS,
+    blobS3: e.BLOB_URL && s3BlobConfig(e.BLOB_URL, env),
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    metricsToken: e.METRICS_TOKEN,
+    webhookPolicy: {
+      allowHttp: e.ALLOW_HTTP_WEBHOOKS,
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE === true,
+      allowCidrs: Array.isArray(e.WEBHOOK_ALLOW_PRIVATE)
+        ? e.WEBHOOK_ALLOW_PRIVATE
+        : [],
+    },
+    webhookMaxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+    webhookBackoffMs: e.WEBHOOK_BACKOFF_MS,
+    webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    webhookPollMs: e.WEBHOOK_POLL_MS,
   };
 }

@@ -4,9 +4,12 @@
  * supervisor running WORKERS worker processes against the same database.
  * Prints `listening on http://HOST:PORT` once the API accepts connections.
  */
+import { resolve } from "node:path";
 import { closeDb, createDb, migrateDb } from "../db/mod.ts";
 import { createApp } from "../routes/mod.ts";
 import { startSupervisor } from "../workers/supervisor.ts";
+import { startWebhookDelivery } from "../workers/webhook_delivery.ts";
+import { openBlobStore } from "./blob_store.ts";
 import { loadConfig } from "./config.ts";
 import { DataDirLockedError } from "./data_dir_lock.ts";
 import { type EmbeddedDb, startEmbeddedDb } from "./embedded_db.ts";
@@ -39,11 +42,14 @@ const db = createDb(databaseUrl, {
     : config.dbConnectTimeoutMs && config.dbConnectTimeoutMs / 1000,
 });
 await migrateDb(db);
+const blobs = await openBlobStore(config);
+log(`blobs in ${blobs.location}`);
 
 // The embedded PGlite never delivers NOTIFY across connections, so SSE
 // streams only poll there; a real server wakes them early.
 const app = await createApp({
   db,
+  blobs,
   options: routeOptions(config, { notifications: !embedded }),
   log,
 });
@@ -55,8 +61,10 @@ async function shutdown(signal: string): Promise<never> {
   log(`${signal}: stopping workers, API and database`);
   // Workers first: they release their jobs, which needs the database.
   await supervisor.stop();
+  await webhooks.stop();
   await stopServer(server);
   await closeDb(db);
+  await blobs.close();
   await embedded?.stop();
   Deno.exit(0);
 }
@@ -75,9 +83,20 @@ const server = Deno.serve({
     console.log(`listening on http://${hostname}:${port}`),
 }, app.fetch);
 
+const webhooks = startWebhookDelivery({
+  db,
+  policy: config.webhookPolicy,
+  maxAttempts: config.webhookMaxAttempts,
+  backoffMs: config.webhookBackoffMs,
+  timeoutMs: config.webhookTimeoutMs,
+  pollMs: config.webhookPollMs,
+  log,
+});
+
 const supervisor = startSupervisor({
   workers: config.workers,
   gpus: config.gpus,
-  env: { DATABASE_URL: databaseUrl },
+  // Absolute: workers must find the same DATA_DIR/blobs whatever their cwd.
+  env: { DATABASE_URL: databaseUrl, DATA_DIR: resolve(config.dataDir) },
   entry: new URL("./worker_main.ts", import.meta.url),
 });

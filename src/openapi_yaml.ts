@@ -4,7 +4,7 @@
  * committed file, so the spec can only drift if someone forgets to run it.
  */
 import { stringify } from "yaml";
-import type { Db } from "../db/mod.ts";
+import type { BlobStore, Db } from "../db/mod.ts";
 import { createApp, OPENAPI_INFO } from "../routes/mod.ts";
 import { loadConfig } from "./config.ts";
 import { routeOptions } from "./route_options.ts";
@@ -19,11 +19,17 @@ const noDb = new Proxy({}, {
     throw new Error("no database while generating the OpenAPI document");
   },
 }) as Db;
+const noBlobs = new Proxy({}, {
+  get() {
+    throw new Error("no blob store while generating the OpenAPI document");
+  },
+}) as BlobStore;
 
 /** The OpenAPI document as YAML text. */
 export async function renderOpenApiYaml(): Promise<string> {
   const app = await createApp({
     db: noDb,
+    blobs: noBlobs,
     options: routeOptions(loadConfig({ API_KEYS: "unused:unused" }), {
       notifications: false,
     }),

@@ -24,5 +24,8 @@ export function routeOptions(
     sseHeartbeatMs: config.sseHeartbeatMs,
     ssePollMs: config.ssePollMs,
     notifications,
+    requestTimeoutMs: config.requestTimeoutMs,
+    metricsToken: config.metricsToken,
+    webhookPolicy: config.webhookPolicy,
   };
 }

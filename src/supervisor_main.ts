@@ -3,6 +3,7 @@
  * against DATABASE_URL, restarted when they die, stopped on SIGINT/SIGTERM.
  * `deno task start` runs the same supervisor beside the API.
  */
+import { resolve } from "node:path";
 import { startSupervisor } from "../workers/supervisor.ts";
 import { loadConfig } from "./config.ts";
 
@@ -14,7 +15,8 @@ if (!config.databaseUrl) {
 const supervisor = startSupervisor({
   workers: config.workers,
   gpus: config.gpus,
-  env: { DATABASE_URL: config.databaseUrl },
+  // Absolute: every worker must find the same DATA_DIR/blobs.
+  env: { DATABASE_URL: config.databaseUrl, DATA_DIR: resolve(config.dataDir) },
   entry: new URL("./worker_main.ts", import.meta.url),
 });
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -4,8 +4,9 @@
  * supervisor it also stops when the supervisor dies
  * (workers/parent_pipe.ts).
  */
-import { closeDb, createDb } from "../db/mod.ts";
+import { closeDb, createDb, sweepBlobs } from "../db/mod.ts";
 import { initBackend } from "./engine/mod.ts";
+import { openBlobStore } from "./blob_store.ts";
 import { loadConfig } from "./config.ts";
 import { watchParentPipe } from "../workers/parent_pipe.ts";
 import { runWorker } from "../workers/worker_loop.ts";
@@ -44,6 +45,7 @@ async function main(): Promise<number> {
     max: 4,
     connectTimeoutSeconds: CONNECT_TIMEOUT_SECONDS,
   });
+  const blobs = await openBlobStore(config);
   const shutdown = new AbortController();
   const onSignal = () => {
     log("stopping");
@@ -56,10 +58,18 @@ async function main(): Promise<number> {
     shutdown.abort();
     setTimeout(() => Deno.exit(1), ORPHAN_GRACE_MS);
   });
-  log(`started (backend ${config.backend}, lease ${config.leaseSeconds}s)`);
+  log(
+    `started (backend ${config.backend}, lease ${config.leaseSeconds}s, blobs in ${blobs.location})`,
+  );
+  // Blobs a crash left unreferenced; safe beside running writers.
+  await sweepBlobs(db, blobs).then(
+    (swept) => swept.length && log(`swept ${swept.length} unreferenced blobs`),
+    (err) => log(`blob sweep skipped: ${(err as Error).message}`),
+  );
   try {
     await runWorker({
       db,
+      blobs,
       databaseUrl: config.databaseUrl,
       workerId,
       leaseSeconds: config.leaseSeconds,
@@ -72,6 +82,7 @@ async function main(): Promise<number> {
     });
   } finally {
     await closeDb(db);
+    await blobs.close();
   }
   return 0;
 }

@@ -2,15 +2,23 @@
  * Test harness for the HTTP API: a private database, the app served with
  * Deno.serve on a free port, and fetch helpers that speak as one tenant.
  */
-import { waitAtMost } from "../db/mod.ts";
+import { FileBlobStore, waitAtMost } from "../db/mod.ts";
 import { createApp, type RouteOptions } from "../routes/mod.ts";
 import { loadConfig } from "../src/config.ts";
 import { routeOptions } from "../src/route_options.ts";
 import { createTestDb, type TestDb } from "./_db.ts";
 
+/**
+ * A blob store for apps whose requests never reach one: nothing is written,
+ * so its directory is never created.
+ */
+export const NO_BLOBS = new FileBlobStore("/nonexistent/fngd-test-blobs");
+
 /** Keys of the two tenants every API test has. */
 export const KEY_A = "key-alice-0123456789";
 export const KEY_B = "key-bob-9876543210";
+/** The METRICS_TOKEN of every test API: GET /metrics takes it, not a tenant key. */
+export const METRICS_TOKEN = "metrics-token-0123456789abcdef";
 
 /** A running API over a fresh database. */
 export interface ApiHarness {
@@ -41,12 +49,18 @@ export async function startApi(
     SSE_HEARTBEAT_MS: "150",
     MAX_BODY_BYTES: "16KiB",
     MAX_UPLOAD_BYTES: "256KiB",
+    METRICS_TOKEN,
     ...env,
   });
   // LISTEN wake-ups only where NOTIFY can arrive, as `deno task start` does:
   // embedded PGlite never delivers it.
   const options = routeOptions(config, { notifications: !tdb.embedded });
-  const app = await createApp({ db: tdb.db, options, log: () => {} });
+  const app = await createApp({
+    db: tdb.db,
+    blobs: tdb.blobs,
+    options,
+    log: () => {},
+  });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     app.fetch,

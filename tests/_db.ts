@@ -1,15 +1,21 @@
 /**
  * A database of its own for each test: a fresh `fngd_test_<random>` database
  * on the DATABASE_URL server when it is set, otherwise a fresh in-memory
- * PGlite served on loopback. Migrated, and dropped on close.
+ * PGlite served on loopback. Migrated, and dropped on close. Each has its
+ * own DATA_DIR too, whose blobs/ is the file blob store that the test, its
+ * API and its workers share (garbage collection in one test's database must
+ * never see another's blobs).
  */
 import postgres from "postgres";
+import { join } from "node:path";
 import {
+  type BlobStore,
   claimNextJob,
   closeDb,
   createDb,
   createJob,
   type Db,
+  FileBlobStore,
   type JobLease,
   type JobRow,
   migrateDb,
@@ -25,8 +31,20 @@ export interface TestDb {
   db: Db;
   /** True when this is embedded PGlite (NOTIFY is not cross-connection). */
   embedded: boolean;
-  /** Closes `db` and drops the database. */
+  /** A private DATA_DIR: give it to workers and services as DATA_DIR. */
+  dataDir: string;
+  /** The file blob store in `dataDir`/blobs, as workers open it. */
+  blobs: BlobStore;
+  /** Closes `db`, drops the database and removes `dataDir`. */
   close(): Promise<void>;
+}
+
+/** A temp DATA_DIR and its file blob store. */
+async function privateDataDir(): Promise<
+  { dataDir: string; blobs: BlobStore }
+> {
+  const dataDir = await Deno.makeTempDir({ prefix: "fngd_test_data_" });
+  return { dataDir, blobs: new FileBlobStore(join(dataDir, "blobs")) };
 }
 
 /** Creates, migrates (unless `migrate: false`) and returns a private test database. */
@@ -35,6 +53,9 @@ export async function createTestDb(
 ): Promise<TestDb> {
   const migrate = opts.migrate ?? true;
   const serverUrl = Deno.env.get("DATABASE_URL");
+  const { dataDir, blobs } = await privateDataDir();
+  const removeDataDir = () =>
+    Deno.remove(dataDir, { recursive: true }).catch(() => {});
   if (!serverUrl) {
     const embedded = await startEmbeddedDb();
     const db = createDb(embedded.url, opts);
@@ -43,9 +64,12 @@ export async function createTestDb(
       url: embedded.url,
       db,
       embedded: true,
+      dataDir,
+      blobs,
       async close() {
         await closeDb(db);
         await embedded.stop();
+        await removeDataDir();
       },
     };
   }
@@ -60,6 +84,8 @@ export async function createTestDb(
     url: url.toString(),
     db,
     embedded: false,
+    dataDir,
+    blobs,
     async close() {
       // closeDb refuses new LISTENs first: one opened after it would outlive
       // the pool, and postgres.js would reconnect it forever once the
@@ -67,6 +93,7 @@ export async function createTestDb(
       await closeDb(db);
       await admin`drop database if exists ${admin(name)} with (force)`;
       await admin.end({ timeout: 5 });
+      await removeDataDir();
     },
   };
 }

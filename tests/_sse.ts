@@ -1,9 +1,13 @@
 /** A small SSE frame reader for tests: parses what a browser's EventSource would. */
 
-/** One parsed frame: an event, or a comment line such as a heartbeat. */
+/**
+ * One parsed frame: an event, a comment line such as a heartbeat, or a block
+ * without data (EventSource dispatches nothing for it), such as `retry:`.
+ */
 export type SseFrame =
   | { kind: "event"; id?: string; event?: string; data: string }
-  | { kind: "comment"; text: string };
+  | { kind: "comment"; text: string }
+  | { kind: "control"; retry?: number; id?: string };
 
 /** Reads frames from a text/event-stream body, one at a time. */
 export class SseReader {
@@ -46,8 +50,10 @@ export class SseReader {
     }
   }
 
-  /** The next event frame, skipping comments. */
-  async nextEvent(timeoutMs = 5000) {
+  /** The next event frame, skipping comments and control blocks. */
+  async nextEvent(
+    timeoutMs = 5000,
+  ): Promise<Extract<SseFrame, { kind: "event" }> | undefined> {
     for (;;) {
       const frame = await this.next(timeoutMs);
       if (!frame || frame.kind === "event") return frame;
@@ -82,6 +88,7 @@ function parseBlock(block: string): SseFrame {
     data: "",
   };
   const data: string[] = [];
+  let retry: number | undefined;
   for (const line of lines) {
     const colon = line.indexOf(":");
     const field = colon < 0 ? line : line.slice(0, colon);
@@ -89,6 +96,14 @@ function parseBlock(block: string): SseFrame {
     if (field === "id") frame.id = value;
     else if (field === "event") frame.event = value;
     else if (field === "data") data.push(value);
+    else if (field === "retry") retry = Number(value);
+  }
+  if (data.length === 0) {
+    return {
+      kind: "control",
+      ...(retry !== undefined ? { retry } : {}),
+      ...(frame.id !== undefined ? { id: frame.id } : {}),
+    };
   }
   frame.data = data.join("\n");
   return frame;

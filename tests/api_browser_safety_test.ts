@@ -469,6 +469,12 @@ Deno.test("numeric headers and query parameters stay within int4", async (t) => 
         const body = await problem(res, 400, "validation_failed");
         assert.equal(body.errors[0].path, "last-event-id");
         assert.equal(body.errors[0].in, "header");
+        const stream = await api.call(`/v1/jobs/${job.id}/events/stream`, {
+          headers: { "last-event-id": "2147483648" },
+        });
+        const streamBody = await problem(stream, 400, "validation_failed");
+        assert.equal(streamBody.errors[0].path, "last-event-id");
+        assert.equal(streamBody.errors[0].in, "header");
         // The largest int4 is still a valid resume point.
         const ok = await api.call(`/v1/jobs/${job.id}/events`, {
           headers: { "last-event-id": "2147483647" },

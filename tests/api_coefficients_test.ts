@@ -13,7 +13,11 @@ Deno.test("GET /v1/jobs/{id}/coefficients reports the history and serves each ep
     await t.step("an empty summary before any solve", async () => {
       const res = await api.call(path);
       assert.equal(res.status, 200);
-      assert.deepEqual(await res.json(), { layers: [], history: [] });
+      assert.deepEqual(await res.json(), {
+        kind: "summary",
+        layers: [],
+        history: [],
+      });
     });
 
     const claimed = await claimNextJob(api.tdb.db, "w", 30);
@@ -43,6 +47,7 @@ Deno.test("GET /v1/jobs/{id}/coefficients reports the history and serves each ep
         const res = await api.call(path);
         assert.equal(res.status, 200);
         const body = await res.json();
+        assert.equal(body.kind, "summary");
         assert.deepEqual(body.history, [
           {
             epoch: 1,
@@ -72,6 +77,7 @@ Deno.test("GET /v1/jobs/{id}/coefficients reports the history and serves each ep
       const latest = await api.call(`${path}?batch=0&layer=1`);
       assert.equal(latest.status, 200);
       assert.deepEqual(await latest.json(), {
+        kind: "vector",
         batch: 0,
         layer: 1,
         epoch: 4,
@@ -80,6 +86,7 @@ Deno.test("GET /v1/jobs/{id}/coefficients reports the history and serves each ep
       const second = await (await api.call(`${path}?batch=0&layer=1&epoch=2`))
         .json();
       assert.deepEqual(second, {
+        kind: "vector",
         batch: 0,
         layer: 1,
         epoch: 2,

@@ -4,6 +4,7 @@ import { listEpochMetrics, listJobEvents } from "../db/mod.ts";
 import {
   type ApiHarness,
   KEY_B,
+  METRICS_TOKEN,
   postJob,
   startApi,
   syntheticJob,
@@ -115,7 +116,8 @@ interface ComparisonJson {
 
 /** The server's count of open SSE streams, from GET /metrics. */
 async function openStreams(api: ApiHarness): Promise<number> {
-  const text = await (await api.call("/metrics", { key: null })).text();
+  const text = await (await api.call("/metrics", { key: METRICS_TOKEN }))
+    .text();
   return Number(/^fngd_sse_streams_open (\d+)$/m.exec(text)![1]);
 }
 
@@ -312,7 +314,7 @@ Deno.test("comparisons API", async (t) => {
       "a client abort ends its stream; cancelling every job ends the others",
       async () => {
         const open = (signal?: AbortSignal) =>
-          api.call(`/v1/comparisons/${bob.comparison.id}/events`, {
+          api.call(`/v1/comparisons/${bob.comparison.id}/events/stream`, {
             key: KEY_B,
             headers: { accept: "text/event-stream" },
             signal,
@@ -351,7 +353,7 @@ Deno.test("comparisons API", async (t) => {
     assert.equal(res.status, 201, await res.clone().text());
     const created = await res.json() as ComparisonJson;
     // Follow it from the start, while the worker trains.
-    const live = api.call(`/v1/comparisons/${created.id}/events`, {
+    const live = api.call(`/v1/comparisons/${created.id}/events/stream`, {
       headers: { accept: "text/event-stream" },
       signal: AbortSignal.timeout(120_000),
     }).then((r) => readAll(r, 60_000));
@@ -437,7 +439,7 @@ Deno.test("comparisons API", async (t) => {
     );
 
     await t.step("another tenant's comparison is 404", async () => {
-      for (const path of ["", "/events"]) {
+      for (const path of ["", "/events", "/events/stream"]) {
         await problem(
           await api.call(`/v1/comparisons/${created.id}${path}`, {
             key: KEY_B,
@@ -521,10 +523,23 @@ Deno.test("comparisons API", async (t) => {
         const cut = frames[Math.floor(frames.length / 2)];
         const cursor = cut.id!.split(".").map(Number);
         const resumed = await readAll(
-          await api.call(`/v1/comparisons/${created.id}/events`, {
+          await api.call(`/v1/comparisons/${created.id}/events/stream`, {
             headers: { accept: "text/event-stream", "last-event-id": cut.id! },
           }),
           10_000,
+        );
+        // The first path still serves the same stream.
+        assert.deepEqual(
+          await readAll(
+            await api.call(`/v1/comparisons/${created.id}/events`, {
+              headers: {
+                accept: "text/event-stream",
+                "last-event-id": cut.id!,
+              },
+            }),
+            10_000,
+          ),
+          resumed,
         );
         const index = new Map(done.jobs.map((j, i) => [j.id, i]));
         const expected = frames.filter((f) =>
@@ -535,19 +550,22 @@ Deno.test("comparisons API", async (t) => {
           expected.map((f) => `${f.json.job_id}/${f.json.seq}`).sort(),
         );
         assert.ok(resumed.length > 0 && resumed.length < frames.length);
-        // EventSource reconnects after every close: at the end, nothing is new.
-        const atEnd = await readAll(
-          await api.call(`/v1/comparisons/${created.id}/events`, {
-            headers: {
-              accept: "text/event-stream",
-              "last-event-id": frames.at(-1)!.id!,
+        // EventSource reconnects after every close: at the end, a 204 stops it.
+        for (const path of ["events/stream", "events"]) {
+          const atEnd = await api.call(
+            `/v1/comparisons/${created.id}/${path}`,
+            {
+              headers: {
+                accept: "text/event-stream",
+                "last-event-id": frames.at(-1)!.id!,
+              },
             },
-          }),
-          10_000,
-        );
-        assert.deepEqual(atEnd, []);
+          );
+          assert.equal(atEnd.status, 204, path);
+          assert.equal(await atEnd.text(), "");
+        }
         await problem(
-          await api.call(`/v1/comparisons/${created.id}/events`, {
+          await api.call(`/v1/comparisons/${created.id}/events/stream`, {
             headers: { accept: "text/event-stream", "last-event-id": "3.4" },
           }),
           400,

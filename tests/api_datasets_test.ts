@@ -1,6 +1,6 @@
 /** /v1/datasets: uploads are parsed before they are stored, and sized. */
 import assert from "node:assert/strict";
-import { getDataset } from "../db/mod.ts";
+import { getDataset, readDatasetContent } from "../db/mod.ts";
 import { sha256Hex } from "../routes/_sha256.ts";
 import { KEY_B, postJob, startApi, syntheticJob } from "./_api.ts";
 
@@ -59,10 +59,9 @@ Deno.test("datasets API", async (t) => {
         const stored = new Uint8Array([...IMAGES, ...LABELS]);
         assert.equal(body.bytes, stored.length);
         assert.equal(body.sha256, await sha256Hex(stored));
-        const row = await getDataset(api.tdb.db, "alice", idxId, {
-          withContent: true,
-        });
-        assert.deepEqual(row?.content, stored);
+        const row = await getDataset(api.tdb.db, "alice", idxId);
+        assert.equal(row?.blobSha256, body.sha256);
+        assert.deepEqual(await readDatasetContent(api.tdb.blobs, row!), stored);
       },
     );
 
@@ -82,11 +81,11 @@ Deno.test("datasets API", async (t) => {
         assert.deepEqual(body.shape, [2, 2]);
         assert.equal(body.samples, 3);
         assert.equal(body.classes, 2);
-        const row = await getDataset(api.tdb.db, "alice", body.id, {
-          withContent: true,
-        });
+        const row = await getDataset(api.tdb.db, "alice", body.id);
         assert.equal(
-          new TextDecoder().decode(row!.content),
+          new TextDecoder().decode(
+            await readDatasetContent(api.tdb.blobs, row!),
+          ),
           csv.replace("a,b,c,d,y", "a,b,c,d,label"),
         );
       },

@@ -36,6 +36,7 @@ Deno.test("a database outage answers 503 within a second and recovers on its own
   const db = createDb(viaProxy.toString(), { max: 4 });
   const app = await createApp({
     db,
+    blobs: tdb.blobs,
     options: routeOptions(loadConfig({ API_KEYS: `${KEY}:outage` }), {
       notifications: false,
     }),

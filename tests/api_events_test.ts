@@ -1,10 +1,17 @@
 /**
- * GET /v1/jobs/{id}/events as a JSON page and as SSE. A worker is simulated by
- * appending events straight to the table, which is all the stream reads.
+ * GET /v1/jobs/{id}/events (a JSON page) and GET /v1/jobs/{id}/events/stream
+ * (SSE), over real HTTP. A worker is simulated by appending events straight
+ * to the table, which is all the stream reads.
  */
 import assert from "node:assert/strict";
 import { appendJobEvent } from "../db/mod.ts";
-import { type ApiHarness, postJob, startApi, syntheticJob } from "./_api.ts";
+import {
+  type ApiHarness,
+  METRICS_TOKEN,
+  postJob,
+  startApi,
+  syntheticJob,
+} from "./_api.ts";
 import { SseReader } from "./_sse.ts";
 
 async function newJob(api: ApiHarness): Promise<string> {
@@ -24,23 +31,45 @@ async function steps(api: ApiHarness, jobId: string, n: number) {
   }
 }
 
+/**
+ * Opens the job's stream: at /events/stream, or with `legacy` at /events with
+ * `Accept: text/event-stream`, as clients did before the stream had a path.
+ */
 function openStream(
   api: ApiHarness,
   jobId: string,
-  opts: { query?: string; lastEventId?: string; signal?: AbortSignal } = {},
+  opts: {
+    query?: string;
+    lastEventId?: string;
+    signal?: AbortSignal;
+    legacy?: boolean;
+  } = {},
 ) {
   const headers: Record<string, string> = { accept: "text/event-stream" };
   if (opts.lastEventId !== undefined) {
     headers["last-event-id"] = opts.lastEventId;
   }
-  return api.call(`/v1/jobs/${jobId}/events${opts.query ?? ""}`, {
+  const path = opts.legacy ? "events" : "events/stream";
+  return api.call(`/v1/jobs/${jobId}/${path}${opts.query ?? ""}`, {
     headers,
     signal: opts.signal,
   });
 }
 
+/** Every frame until the server closes the stream, comments left out. */
+async function readToEnd(res: Response) {
+  assert.equal(res.status, 200);
+  const sse = new SseReader(res.body!);
+  const frames = [];
+  for (let f = await sse.next(); f; f = await sse.next()) {
+    if (f.kind !== "comment") frames.push(f);
+  }
+  return frames;
+}
+
 async function openStreams(api: ApiHarness): Promise<number> {
-  const text = await (await api.call("/metrics", { key: null })).text();
+  const text = await (await api.call("/metrics", { key: METRICS_TOKEN }))
+    .text();
   return Number(/^fngd_sse_streams_open (\d+)$/m.exec(text)![1]);
 }
 
@@ -109,12 +138,16 @@ Deno.test("events API", async (t) => {
           result: { final: { train_loss: 0.1 } },
         });
         const frames = [queued];
+        let control;
         for (;;) {
-          const f = await sse.nextEvent();
+          const f = await sse.next();
           if (!f) break;
-          frames.push(f);
+          if (f.kind === "event") frames.push(f);
+          if (f.kind === "control") control = f;
         }
         assert.deepEqual(frames.map((f) => f?.id), ["1", "2", "3", "4"]);
+        // The terminal event is followed by a reconnection delay, then the end.
+        assert.deepEqual(control, { kind: "control", retry: 1000 });
         assert.deepEqual(frames.map((f) => f?.event), [
           "status",
           "step",
@@ -133,12 +166,8 @@ Deno.test("events API", async (t) => {
         await steps(api, id, 4);
         await appendJobEvent(api.tdb.db, id, "status", { status: "failed" });
         const seqs = async (opts: Parameters<typeof openStream>[2]) => {
-          const sse = new SseReader((await openStream(api, id, opts)).body!);
-          const out: string[] = [];
-          for (let f = await sse.nextEvent(); f; f = await sse.nextEvent()) {
-            out.push(f.id!);
-          }
-          return out;
+          const frames = await readToEnd(await openStream(api, id, opts));
+          return frames.flatMap((f) => f.kind === "event" ? [f.id!] : []);
         };
         await t.step("Last-Event-ID header", async () => {
           assert.deepEqual(await seqs({ lastEventId: "3" }), ["4", "5", "6"]);
@@ -153,9 +182,38 @@ Deno.test("events API", async (t) => {
           );
         });
         await t.step(
-          "after the terminal event the stream just closes",
+          "a reconnect at or past a finished job's last event is 204, which stops EventSource",
           async () => {
-            assert.deepEqual(await seqs({ lastEventId: "6" }), []);
+            for (
+              const opts of [
+                { lastEventId: "6" },
+                { lastEventId: "7" },
+                { query: "?after=6" },
+                { lastEventId: "6", legacy: true },
+              ]
+            ) {
+              const res = await openStream(api, id, opts);
+              assert.equal(res.status, 204, JSON.stringify(opts));
+              assert.equal(await res.text(), "");
+            }
+            // One event short of the end still streams it.
+            assert.deepEqual(await seqs({ lastEventId: "5" }), ["6"]);
+          },
+        );
+        await t.step(
+          "the old path still streams for Accept: text/event-stream",
+          async () => {
+            assert.deepEqual(await seqs({ lastEventId: "3", legacy: true }), [
+              "4",
+              "5",
+              "6",
+            ]);
+            const res = await openStream(api, id, {
+              lastEventId: "x",
+              legacy: true,
+            });
+            assert.equal(res.status, 400);
+            assert.equal((await res.json()).errors[0].in, "header");
           },
         );
         await t.step("a bad Last-Event-ID is 400", async () => {
@@ -163,6 +221,35 @@ Deno.test("events API", async (t) => {
           assert.equal(res.status, 400);
           assert.equal((await res.json()).errors[0].in, "header");
         });
+      },
+    );
+
+    await t.step(
+      "a failed job's error event is job_error, rows stored as error included",
+      async () => {
+        const id = await newJob(api);
+        const error = { code: "diverged", message: "loss is NaN" };
+        // Written as the worker wrote it before the rename.
+        await appendJobEvent(api.tdb.db, id, "error", error);
+        await appendJobEvent(api.tdb.db, id, "status", {
+          status: "failed",
+          error,
+        });
+        const page = await (await api.call(`/v1/jobs/${id}/events`)).json();
+        assert.deepEqual(page.data.map((e: { type: string }) => e.type), [
+          "status",
+          "job_error",
+          "status",
+        ]);
+        assert.deepEqual(page.data[1].data, error);
+        const frames = await readToEnd(await openStream(api, id));
+        const events = frames.flatMap((f) => f.kind === "event" ? [f] : []);
+        assert.deepEqual(events.map((f) => f.event), [
+          "status",
+          "job_error",
+          "status",
+        ]);
+        assert.equal(JSON.parse(events[1].data).type, "job_error");
       },
     );
 
@@ -232,6 +319,52 @@ Deno.test("events API", async (t) => {
         assert.equal(await sse.nextEvent(), undefined);
       },
     );
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("an EventSource gets named events and job_error, and stops once the job is finished", async () => {
+  // Auth off: EventSource cannot send an Authorization header.
+  const api = await startApi({ API_KEYS: "" });
+  try {
+    const id = (await (await postJob(api, syntheticJob(), { key: null }))
+      .json()).id;
+    await steps(api, id, 1);
+    const es = new EventSource(`${api.base}/v1/jobs/${id}/events/stream`);
+    const got: string[] = [];
+    let unnamed = 0;
+    try {
+      for (const type of ["status", "step", "job_error"]) {
+        es.addEventListener(type, (e) => {
+          const { seq, type: sent } = JSON.parse((e as MessageEvent).data);
+          got.push(`${(e as MessageEvent).lastEventId}:${type}:${seq}:${sent}`);
+        });
+      }
+      es.onmessage = () => unnamed++;
+      await until(() => Promise.resolve(got.length === 2));
+      const error = { code: "diverged", message: "loss is NaN" };
+      await appendJobEvent(api.tdb.db, id, "job_error", error);
+      await appendJobEvent(api.tdb.db, id, "status", {
+        status: "failed",
+        error,
+      });
+      // After the close it reconnects once (retry: 1000) and the 204 ends
+      // it; an empty 200 instead would keep it reconnecting forever.
+      await until(
+        () => Promise.resolve(es.readyState === EventSource.CLOSED),
+        5000,
+      );
+      assert.deepEqual(got, [
+        "1:status:1:status",
+        "2:step:2:step",
+        "3:job_error:3:job_error",
+        "4:status:4:status",
+      ]);
+      assert.equal(unnamed, 0, "every event is named");
+    } finally {
+      es.close();
+    }
   } finally {
     await api.close();
   }

@@ -4,7 +4,13 @@ import { closeDb, createDb, type Db } from "../db/mod.ts";
 import { createApp, RouteOptionsError } from "../routes/mod.ts";
 import { routeOptions } from "../src/route_options.ts";
 import { loadConfig } from "../src/config.ts";
-import { postJob, startApi, syntheticJob } from "./_api.ts";
+import {
+  METRICS_TOKEN,
+  NO_BLOBS,
+  postJob,
+  startApi,
+  syntheticJob,
+} from "./_api.ts";
 
 Deno.test("healthz, readyz and metrics", async (t) => {
   const api = await startApi();
@@ -25,7 +31,7 @@ Deno.test("healthz, readyz and metrics", async (t) => {
         await (await api.call(`/v1/jobs/${crypto.randomUUID()}`)).body
           ?.cancel();
         await (await api.call("/v1/jobs", { key: null })).body?.cancel();
-        const res = await api.call("/metrics", { key: null });
+        const res = await api.call("/metrics", { key: METRICS_TOKEN });
         assert.equal(res.status, 200);
         assert.match(
           res.headers.get("content-type")!,
@@ -66,6 +72,7 @@ Deno.test("readyz is 503 problem+json when the database is unreachable", async (
   try {
     const app = await createApp({
       db,
+      blobs: NO_BLOBS,
       options: routeOptions(loadConfig({ API_KEYS: "k:t" }), {
         notifications: false,
       }),
@@ -87,6 +94,7 @@ Deno.test("an unexpected error is a bare 500, logged with its stack", async () =
   }) as Db;
   const app = await createApp({
     db: failing,
+    blobs: NO_BLOBS,
     options: routeOptions(loadConfig({ API_KEYS: "k:t" }), {
       notifications: false,
     }),
@@ -119,6 +127,7 @@ Deno.test("without API_KEYS: one default tenant, on loopback only", async (t) =>
         () =>
           createApp({
             db,
+            blobs: NO_BLOBS,
             options: routeOptions(loadConfig({ HOST: "0.0.0.0" }), {
               notifications: false,
             }),
@@ -135,6 +144,7 @@ Deno.test("without API_KEYS: one default tenant, on loopback only", async (t) =>
         const lines: string[] = [];
         const app = await createApp({
           db,
+          blobs: NO_BLOBS,
           options: routeOptions(loadConfig({ HOST: "127.0.0.1" }), {
             notifications: false,
           }),

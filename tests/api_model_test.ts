@@ -48,7 +48,13 @@ Deno.test("GET /v1/jobs/{id}/model loads with tf.loadLayersModel", async (t) => 
     const claimed = await claimNextJob(api.tdb.db, "w", 30);
     assert.equal(claimed?.id, job.id);
     assert.ok(
-      await saveJobModel(api.tdb.db, leaseOf(claimed!), modelJson, weightData),
+      await saveJobModel(
+        api.tdb.db,
+        api.tdb.blobs,
+        leaseOf(claimed!),
+        modelJson,
+        weightData,
+      ),
     );
 
     await t.step(

@@ -3,7 +3,7 @@
  * naming the field and line, and read back by the worker exactly as validated.
  */
 import assert from "node:assert/strict";
-import { getDataset } from "../db/mod.ts";
+import { getDataset, readDatasetContent } from "../db/mod.ts";
 import { Tokenizer } from "../src/engine/data/mod.ts";
 import { loadJobDataset } from "../workers/job_dataset.ts";
 import { postJob, startApi } from "./_api.ts";
@@ -45,10 +45,9 @@ Deno.test("parallel text uploads", async (t) => {
         // "thirteen" (8) + BEGIN, SEP and END.
         assert.deepEqual(body.shape, [20]);
         assert.equal(body.samples, 3);
-        const row = await getDataset(api.tdb.db, "alice", id, {
-          withContent: true,
-        });
-        assert.deepEqual(JSON.parse(new TextDecoder().decode(row!.content)), {
+        const row = await getDataset(api.tdb.db, "alice", id);
+        const content = await readDatasetContent(api.tdb.blobs, row!);
+        assert.deepEqual(JSON.parse(new TextDecoder().decode(content)), {
           tokenizer: "char",
           max_length: 20,
           train: TRAIN,
@@ -57,6 +56,7 @@ Deno.test("parallel text uploads", async (t) => {
 
         const data = await loadJobDataset(
           api.tdb.db,
+          api.tdb.blobs,
           "alice",
           { id },
           undefined,
@@ -95,6 +95,7 @@ Deno.test("parallel text uploads", async (t) => {
         assert.equal(body.samples, 8);
         const data = await loadJobDataset(
           api.tdb.db,
+          api.tdb.blobs,
           "alice",
           { id: body.id },
           undefined,

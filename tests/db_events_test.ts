@@ -169,7 +169,7 @@ Deno.test("failJob writes the error event and the terminal status together, or n
     assert.deepEqual(events.map((e) => [e.seq, e.type, e.data]), [
       [1, "status", { status: "queued" }],
       [2, "status", { status: "running", attempt: 1, worker: "w" }],
-      [3, "error", error],
+      [3, "job_error", error],
       [4, "status", { status: "failed", error }],
     ]);
     assert.equal(await claimNextJob(t.db, "w2", 30), undefined);

@@ -15,11 +15,14 @@ import {
   listEpochMetrics,
   listJobs,
   loadCoefficients,
+  loadLatestCheckpoint,
   migrateDb,
   putCoefficients,
+  readDatasetContent,
   recordEpochMetric,
   saveCheckpoint,
 } from "../db/mod.ts";
+import { bytesStream } from "../db/mod.ts";
 import { summarizeJobCoefficients } from "../routes/_coefficient_summary.ts";
 import { PgCoefficientStore } from "../workers/coefficient_store.ts";
 import { createClaimedJob, createTestDb } from "./_db.ts";
@@ -360,6 +363,7 @@ Deno.test("saveCheckpoint keeps only the newest checkpoint", async () => {
     assert.equal(await getLatestCheckpoint(t.db, job.id), undefined);
     await saveCheckpoint(
       t.db,
+      t.blobs,
       lease,
       1,
       Uint8Array.of(1, 2),
@@ -367,12 +371,13 @@ Deno.test("saveCheckpoint keeps only the newest checkpoint", async () => {
     );
     await saveCheckpoint(
       t.db,
+      t.blobs,
       lease,
       2,
       Uint8Array.of(4, 5, 6),
       Uint8Array.of(),
     );
-    const latest = await getLatestCheckpoint(t.db, job.id);
+    const latest = await loadLatestCheckpoint(t.db, t.blobs, job.id);
     assert.equal(latest?.epoch, 2);
     assert.deepEqual(latest?.weights, Uint8Array.of(4, 5, 6));
     assert.deepEqual(latest?.optimizerState, Uint8Array.of());
@@ -385,15 +390,14 @@ Deno.test("datasets are per tenant and carry content only when asked", async () 
   const t = await createTestDb();
   try {
     const content = Uint8Array.from({ length: 70_000 }, (_, i) => i % 251);
-    const created = await createDataset(t.db, {
+    const created = await createDataset(t.db, t.blobs, {
       tenant: "a",
       name: "tiny.csv",
       format: "csv",
       shape: [4],
-      bytes: content.length,
-      sha256: "ab".repeat(32),
-      content,
-    });
+    }, await t.blobs.stage(bytesStream(content)));
+    assert.equal(created.bytes, content.length);
+    assert.equal(created.blobSha256, created.sha256);
     assert.equal("content" in created, false);
     assert.equal((await listDatasets(t.db, "a")).length, 1);
     assert.equal((await listDatasets(t.db, "b")).length, 0);
@@ -402,7 +406,8 @@ Deno.test("datasets are per tenant and carry content only when asked", async () 
     assert.equal(summary?.name, "tiny.csv");
     assert.equal(summary && "content" in summary, false);
     const full = await getDataset(t.db, "a", created.id, { withContent: true });
-    assert.deepEqual(full?.content, content);
+    assert.equal(full?.content, null, "the content is in the blob store");
+    assert.deepEqual(await readDatasetContent(t.blobs, full!), content);
     assert.deepEqual(full?.shape, [4]);
   } finally {
     await t.close();

@@ -1,16 +1,29 @@
 /**
  * The whole service as a user meets it: `deno task start` as a subprocess,
- * a job submitted over HTTP, its SSE stream read to the end, then metrics and
- * coefficients. Once on embedded PGlite (no DATABASE_URL), once on the real
- * Postgres of DATABASE_URL when it is set.
+ * driven through the SDK (sdk/): a job submitted, its SSE stream followed to
+ * the end, then metrics, coefficients and the model downloaded. Once on embedded PGlite (no DATABASE_URL) with its blobs in
+ * S3 (a local s3rver: the data is uploaded as CSV, so the worker reads it
+ * from S3 and writes checkpoints and the model there), once on the real
+ * Postgres of DATABASE_URL when it is set, with blobs in DATA_DIR/blobs.
  */
 import assert from "node:assert/strict";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { makeSyntheticDataset } from "../src/engine/data/mod.ts";
+import { SyntheticDatasetSpec } from "../src/engine/spec.ts";
+import {
+  createFngdClient,
+  FngdApiError,
+  type JobEvent,
+  type JobSpecInput,
+} from "../sdk/mod.ts";
 import { createTestDb } from "./_db.ts";
 import { spawnDeno } from "./_process.ts";
+import { type LocalS3, startLocalS3 } from "./_s3.ts";
 
 const KEY = "e2e-secret";
 
 /** 3 epochs of FNGD on a small synthetic MLP (2 trainable layers). */
+// `satisfies`: the SDK's request type accepts it, and SPEC keeps its literal type.
 const SPEC = {
   model: {
     input_shape: [32],
@@ -31,45 +44,30 @@ const SPEC = {
   batch_size: 64,
   seed: 11,
   validation_split: 0.1,
-};
+} satisfies JobSpecInput;
 const TRAINABLE_LAYERS = 2;
 
-interface SseEvent {
-  id: string;
-  event: string;
-  data: { seq: number; type: string; data: Record<string, unknown> };
-}
-
-/** Reads SSE frames until the terminal status event (the server then closes). */
-async function readEvents(res: Response): Promise<SseEvent[]> {
-  const events: SseEvent[] = [];
-  let buffer = "";
-  for await (const chunk of res.body!.pipeThrough(new TextDecoderStream())) {
-    buffer += chunk;
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const frame = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const fields: Record<string, string> = {};
-      for (const line of frame.split("\n")) {
-        if (line.startsWith(":")) continue; // heartbeat comment
-        const colon = line.indexOf(":");
-        fields[line.slice(0, colon)] = line.slice(colon + 1).trimStart();
-      }
-      if (fields.data === undefined) continue;
-      events.push({
-        id: fields.id,
-        event: fields.event,
-        data: JSON.parse(fields.data),
-      });
-    }
+/** SPEC's synthetic training data as an uploadable CSV. */
+function syntheticCsv(): Uint8Array<ArrayBuffer> {
+  const data = makeSyntheticDataset(SyntheticDatasetSpec.parse(SPEC.dataset));
+  const features = SPEC.dataset.features;
+  const lines = [
+    [...Array.from({ length: features }, (_, i) => `f${i}`), "label"].join(","),
+  ];
+  for (let r = 0; r < data.y.length; r++) {
+    const row = Array.from(data.x.subarray(r * features, (r + 1) * features));
+    lines.push([...row, data.y[r]].join(","));
   }
-  return events;
+  return new TextEncoder().encode(lines.join("\n") + "\n");
 }
 
-async function runScenario(databaseUrl: string): Promise<void> {
+async function runScenario(
+  databaseUrl: string,
+  s3?: LocalS3,
+): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: "fngd_e2e_" });
   const service = spawnDeno(["task", "start"], {
+    ...s3?.env("e2e/"),
     DATABASE_URL: databaseUrl, // "" means unset: embedded PGlite
     DATA_DIR: dataDir,
     HOST: "127.0.0.1",
@@ -87,63 +85,64 @@ async function runScenario(databaseUrl: string): Promise<void> {
     const base = line.slice("listening on ".length).trim();
     const auth = { authorization: `Bearer ${KEY}` };
 
-    const unauthorized = await fetch(`${base}/v1/jobs`);
-    assert.equal(unauthorized.status, 401);
-    await unauthorized.body?.cancel();
+    await assert.rejects(
+      () => createFngdClient({ baseUrl: base }).jobs.list(),
+      (err) => err instanceof FngdApiError && err.status === 401,
+    );
 
-    const created = await fetch(`${base}/v1/jobs`, {
-      method: "POST",
-      headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify(SPEC),
-    });
-    assert.equal(created.status, 201, await created.clone().text());
-    const job = await created.json() as { id: string };
+    let spec: Record<string, unknown> = SPEC;
+    if (s3) {
+      const fd = new FormData();
+      fd.append("name", "synthetic.csv");
+      fd.append("format", "csv");
+      fd.append("file", new Blob([syntheticCsv()]), "synthetic.csv");
+      const uploaded = await fetch(`${base}/v1/datasets`, {
+        method: "POST",
+        headers: auth,
+        body: fd,
+      });
+      assert.equal(uploaded.status, 201, await uploaded.clone().text());
+      spec = { ...SPEC, dataset: { id: (await uploaded.json()).id } };
+    }
+    // The SDK is the client from here on, as it is for users.
+    const sdk = createFngdClient({ baseUrl: base, apiKey: KEY });
+    const job = await sdk.jobs.create(spec as JobSpecInput);
+    assert.equal(job.status, "queued");
 
-    const stream = await fetch(`${base}/v1/jobs/${job.id}/events`, {
-      headers: { ...auth, accept: "text/event-stream" },
+    const events: JobEvent[] = [];
+    const final = await sdk.jobs.wait(job.id, {
+      onEvent: (e) => events.push(e),
       signal: AbortSignal.timeout(180_000),
     });
-    assert.equal(stream.status, 200);
-    assert.match(
-      stream.headers.get("content-type") ?? "",
-      /text\/event-stream/,
-    );
-    const events = await readEvents(stream);
-    const seqs = events.map((e) => Number(e.id));
+    const seqs = events.map((e) => e.seq);
     assert.deepEqual(seqs, seqs.map((_, i) => i + 1), "gap-free, in order");
     const last = events.at(-1)!;
-    assert.equal(last.event, "status");
-    assert.equal(last.data.data.status, "succeeded", service.output());
+    assert.ok(last.type === "status", last.type);
+    assert.equal(last.data.status, "succeeded", service.output());
 
-    const epochs = events.filter((e) => e.event === "epoch").map((e) =>
-      e.data.data
-    );
+    const epochs = events.flatMap((e) => e.type === "epoch" ? [e.data] : []);
     assert.deepEqual(epochs.map((e) => e.phase), [
       "inversion",
       "inverse_free",
       "inverse_free",
     ]);
-    const batches = epochs[0].steps as number;
+    const batches = epochs[0].steps;
 
-    const metrics = await (await fetch(`${base}/v1/jobs/${job.id}/metrics`, {
-      headers: auth,
-    })).json() as { data: { epoch: number; phase: string }[] };
-    assert.deepEqual(metrics.data.map((m) => m.epoch), [1, 2, 3]);
+    const metrics = await sdk.jobs.metrics(job.id);
+    assert.deepEqual(metrics.map((m) => m.epoch), [1, 2, 3]);
 
-    const coefficients = await (await fetch(
-      `${base}/v1/jobs/${job.id}/coefficients`,
-      { headers: auth },
-    )).json() as { layers: Record<string, number>[] };
+    const coefficients = await sdk.jobs.coefficients(job.id);
+    assert.ok(coefficients.kind === "summary", coefficients.kind);
     assert.equal(coefficients.layers.length, TRAINABLE_LAYERS);
-    const event = events.find((e) => e.event === "coefficients")!.data.data as {
-      layers: Record<string, number>[];
-    };
+    const event = events.find((e) => e.type === "coefficients");
+    assert.ok(event?.type === "coefficients");
+    const liveLayers = event.data.layers;
     for (const [i, stored] of coefficients.layers.entries()) {
-      const live = event.layers[i];
-      for (const k of ["layer", "batches", "damping"]) {
+      const live = liveLayers[i];
+      for (const k of ["layer", "batches", "damping"] as const) {
         assert.equal(stored[k], live[k], k);
       }
-      for (const k of ["mean", "min", "max"]) {
+      for (const k of ["mean", "min", "max"] as const) {
         assert.ok(
           Math.abs(stored[k] - live[k]) <=
             1e-6 * Math.max(1, Math.abs(live[k])),
@@ -157,21 +156,45 @@ async function runScenario(databaseUrl: string): Promise<void> {
       "one vector per (batch, trainable layer)",
     );
 
-    const result = last.data.data.result as {
-      counters: { solves: number; gram_computations: number; steps: number };
-    };
-    assert.equal(result.counters.steps, batches * 3);
+    assert.ok(last.data.result, "the terminal status carries the result");
+    const { counters } = last.data.result;
+    assert.equal(counters.steps, batches * 3);
     assert.equal(
-      result.counters.solves,
+      counters.solves,
       batches * TRAINABLE_LAYERS,
       "every solve happened in epoch 1: none after",
     );
 
-    const final = await (await fetch(`${base}/v1/jobs/${job.id}`, {
-      headers: auth,
-    })).json() as { status: string; attempts: number };
     assert.equal(final.status, "succeeded");
     assert.equal(final.attempts, 1);
+    assert.deepEqual(final.result, last.data.result);
+
+    const downloaded = await sdk.models.download(job.id, `${dataDir}/model`);
+    const modelJson = JSON.parse(await Deno.readTextFile(downloaded.modelJson));
+    assert.equal(modelJson.format, "layers-model");
+    assert.deepEqual(modelJson.weightsManifest[0].paths, ["weights.bin"]);
+    assert.equal((await Deno.stat(downloaded.weights)).size, 4 * 1221);
+
+    const weights = await fetch(`${base}/v1/jobs/${job.id}/model/weights.bin`, {
+      headers: auth,
+    });
+    assert.equal(weights.status, 200);
+    // 32x32 + 32 + 32x5 + 5 float32 values.
+    assert.equal((await weights.arrayBuffer()).byteLength, 4 * 1221);
+    if (s3) {
+      const listed = await s3.client.send(
+        new ListObjectsV2Command({ Bucket: s3.bucket }),
+      );
+      const keys = (listed.Contents ?? []).map((o) => o.Key!);
+      // The dataset, the last checkpoint's two payloads and the model: the
+      // earlier epochs' checkpoints were collected, nothing is left staged.
+      assert.equal(keys.length, 4, keys.join(", "));
+      assert.ok(keys.every((k) => /^e2e\/[0-9a-f]{64}$/.test(k)), keys.join());
+    } else {
+      const blobs = [...Deno.readDirSync(`${dataDir}/blobs`)]
+        .filter((e) => e.isDirectory && e.name !== "tmp");
+      assert.equal(blobs.length > 0, true, "blobs under DATA_DIR/blobs");
+    }
   } finally {
     const status = await service.stop("SIGTERM");
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
@@ -185,9 +208,17 @@ async function runScenario(databaseUrl: string): Promise<void> {
 
 Deno.test({
   name:
-    "deno task start on embedded PGlite trains a 3-epoch FNGD job over HTTP and SSE",
+    "deno task start on embedded PGlite, blobs in S3, trains a 3-epoch FNGD job over HTTP and SSE",
   sanitizeResources: false,
-  fn: () => runScenario(""),
+  sanitizeOps: false,
+  async fn() {
+    const s3 = await startLocalS3("fngd-e2e");
+    try {
+      await runScenario("", s3);
+    } finally {
+      await s3.close();
+    }
+  },
 });
 
 Deno.test({

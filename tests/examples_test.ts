@@ -285,6 +285,7 @@ Deno.test({
       );
       worker = spawnDeno(["run", "-A", "src/worker_main.ts"], {
         DATABASE_URL: api.tdb.url,
+        DATA_DIR: api.tdb.dataDir,
         FNGD_DATA_DIR: dataDir,
         FNGD_BACKEND: "wasm",
       });

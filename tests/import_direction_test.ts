@@ -1,8 +1,9 @@
 /**
  * Imports point one way: entry points -> routes/ and workers/ -> db/ and
- * src/engine/. The graph is the one Deno resolves (`deno info --json`) from
- * every entry point, type-only imports included, so a re-export or a
- * dynamic import cannot hide an edge.
+ * src/engine/; the CLI's helpers (src/cli/_*.ts) -> sdk/ and src/engine/.
+ * The graph is the one Deno resolves (`deno info --json`) from every entry
+ * point, type-only imports included, so a re-export or a dynamic import
+ * cannot hide an edge.
  */
 import assert from "node:assert/strict";
 import { relative } from "node:path";
@@ -18,17 +19,30 @@ const ENTRY_POINTS = [
   "src/openapi_gen.ts",
   "src/worker_main.ts",
   "src/supervisor_main.ts",
+  // src/cli/_*.ts are the CLIs' helpers, not programs.
   ...[...Deno.readDirSync(`${ROOT}src/cli`)]
-    .filter((e) => e.isFile && e.name.endsWith(".ts"))
+    .filter((e) =>
+      e.isFile && e.name.endsWith(".ts") && !e.name.startsWith("_")
+    )
     .map((e) => `src/cli/${e.name}`),
 ];
 
-type Layer = "entry" | "src" | "engine" | "routes" | "workers" | "db" | "other";
+type Layer =
+  | "entry"
+  | "src"
+  | "cli"
+  | "sdk"
+  | "engine"
+  | "routes"
+  | "workers"
+  | "db"
+  | "other";
 
 function layerOf(path: string): Layer {
   if (ENTRY_POINTS.includes(path)) return "entry";
   if (path.startsWith("src/engine/")) return "engine";
-  for (const dir of ["src", "routes", "workers", "db"] as const) {
+  if (path.startsWith("src/cli/")) return "cli";
+  for (const dir of ["src", "sdk", "routes", "workers", "db"] as const) {
     if (path.startsWith(`${dir}/`)) return dir;
   }
   return "other";
@@ -37,11 +51,15 @@ function layerOf(path: string): Layer {
 /**
  * What each layer may import besides itself. Entry points and the leaf
  * libraries beside them in src/ (config, embedded db, app wiring) may import
- * every layer but an entry point.
+ * every layer but an entry point. The CLI helpers are a client of the
+ * service: the SDK and the engine, nothing of the server. The SDK is
+ * published on its own, so it imports nothing of ours.
  */
 const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
-  entry: ["src", "engine", "routes", "workers", "db"],
+  entry: ["src", "cli", "sdk", "engine", "routes", "workers", "db"],
   src: ["src", "engine", "routes", "workers", "db"],
+  cli: ["cli", "sdk", "engine"],
+  sdk: ["sdk"],
   routes: ["routes", "db", "engine"],
   workers: ["workers", "db", "engine"],
   db: ["db"],
@@ -93,7 +111,7 @@ function violation(from: string, to: string): string | undefined {
   const a = layerOf(from), b = layerOf(to);
   if (b === "entry") return "nothing may import an entry point";
   if (a === "other" || b === "other") {
-    return "the service's graph must stay within src/, routes/, workers/ and db/";
+    return "the service's graph must stay within src/, sdk/, routes/, workers/ and db/";
   }
   if (!MAY_IMPORT[a].includes(b)) {
     return `${a} may import only ${MAY_IMPORT[a].join(", ")}`;
@@ -119,4 +137,16 @@ Deno.test("imports point one way: entry points -> routes, workers -> db, src/eng
     [],
     "imports that point the wrong way",
   );
+});
+
+Deno.test("the fngd CLI imports only src/cli/, sdk/ and src/engine/, so it compiles alone", async () => {
+  const outside = new Set<string>();
+  const edges = await localEdges("src/cli/fngd.ts");
+  assert.ok(edges.some(([, to]) => to === "sdk/mod.ts"), "it uses the SDK");
+  for (const [from, to] of edges) {
+    if (!["entry", "cli", "sdk", "engine"].includes(layerOf(to))) {
+      outside.add(`${from} -> ${to}`);
+    }
+  }
+  assert.deepEqual([...outside], []);
 });

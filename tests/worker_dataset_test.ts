@@ -1,8 +1,8 @@
-/** The worker reads uploaded datasets back from the datasets table. */
+/** The worker reads uploaded datasets back from the blob store. */
 import assert from "node:assert/strict";
-import { createDataset } from "../db/mod.ts";
+import { bytesStream, createDataset } from "../db/mod.ts";
 import { loadJobDataset } from "../workers/job_dataset.ts";
-import { createTestDb } from "./_db.ts";
+import { createTestDb, type TestDb } from "./_db.ts";
 
 /** An uncompressed IDX file of unsigned bytes. */
 function idx(dims: number[], values: number[]): Uint8Array {
@@ -13,6 +13,23 @@ function idx(dims: number[], values: number[]): Uint8Array {
   dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
   out.set(values, 4 + 4 * dims.length);
   return out;
+}
+
+/** Stores `content` as an upload would: a blob, and the row naming it. */
+async function store(
+  t: TestDb,
+  tenant: string,
+  name: string,
+  format: "idx" | "csv",
+  shape: number[],
+  content: Uint8Array,
+) {
+  return await createDataset(
+    t.db,
+    t.blobs,
+    { tenant, name, format, shape },
+    await t.blobs.stage(bytesStream(content)),
+  );
 }
 
 const concat = (...parts: Uint8Array[]) => {
@@ -33,16 +50,14 @@ Deno.test("loadJobDataset decodes stored IDX (with test split) and CSV uploads, 
     const testImages = idx([1, 2, 2], [255, 0, 0, 255]);
     const testLabels = idx([1], [2]);
     const content = concat(images, labels, testImages, testLabels);
-    const stored = await createDataset(t.db, {
-      tenant: "a",
-      name: "tiny-idx",
-      format: "idx",
-      shape: [2, 2, 1],
-      bytes: content.length,
-      sha256: "0".repeat(64),
-      content,
-    });
-    const data = await loadJobDataset(t.db, "a", { id: stored.id }, undefined);
+    const stored = await store(t, "a", "tiny-idx", "idx", [2, 2, 1], content);
+    const data = await loadJobDataset(
+      t.db,
+      t.blobs,
+      "a",
+      { id: stored.id },
+      undefined,
+    );
     assert.deepEqual([...data.y], [1, 0, 2]);
     assert.equal(data.x.length, 12);
     assert.equal(data.x[1], 1, "pixels scaled to [0, 1]");
@@ -50,22 +65,15 @@ Deno.test("loadJobDataset decodes stored IDX (with test split) and CSV uploads, 
     assert.deepEqual([...data.test!.y], [2]);
 
     await assert.rejects(
-      loadJobDataset(t.db, "b", { id: stored.id }, undefined),
+      loadJobDataset(t.db, t.blobs, "b", { id: stored.id }, undefined),
       { name: "EngineError", code: "data_not_found" },
     );
 
     const csv = new TextEncoder().encode("f1,f2,label\n0.5,1,0\n2,3,1\n");
-    const storedCsv = await createDataset(t.db, {
-      tenant: "a",
-      name: "tiny.csv",
-      format: "csv",
-      shape: [2],
-      bytes: csv.length,
-      sha256: "1".repeat(64),
-      content: csv,
-    });
+    const storedCsv = await store(t, "a", "tiny.csv", "csv", [2], csv);
     const table = await loadJobDataset(
       t.db,
+      t.blobs,
       "a",
       { id: storedCsv.id },
       undefined,
@@ -74,17 +82,9 @@ Deno.test("loadJobDataset decodes stored IDX (with test split) and CSV uploads, 
     assert.deepEqual([...table.y], [0, 1]);
 
     const torn = content.subarray(0, content.length - 1);
-    const broken = await createDataset(t.db, {
-      tenant: "a",
-      name: "torn",
-      format: "idx",
-      shape: [2, 2, 1],
-      bytes: torn.length,
-      sha256: "2".repeat(64),
-      content: torn,
-    });
+    const broken = await store(t, "a", "torn", "idx", [2, 2, 1], torn);
     await assert.rejects(
-      loadJobDataset(t.db, "a", { id: broken.id }, undefined),
+      loadJobDataset(t.db, t.blobs, "a", { id: broken.id }, undefined),
       { name: "EngineError", code: "invalid_data" },
     );
   } finally {
@@ -96,14 +96,14 @@ Deno.test("loadJobDataset refuses local file datasets and builds synthetic ones"
   const t = await createTestDb();
   try {
     await assert.rejects(
-      loadJobDataset(t.db, "a", {
+      loadJobDataset(t.db, t.blobs, "a", {
         format: "csv",
         path: "/etc/passwd",
         label_column: "label",
       }, undefined),
       { name: "EngineError", code: "invalid_spec" },
     );
-    const data = await loadJobDataset(t.db, "a", {
+    const data = await loadJobDataset(t.db, t.blobs, "a", {
       name: "synthetic",
       samples: 10,
       features: 3,

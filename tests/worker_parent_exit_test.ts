@@ -38,7 +38,12 @@ Deno.test({
     const tdb = await createTestDb();
     const supervisor = spawnDeno(
       ["run", "--allow-all", "src/supervisor_main.ts"],
-      { DATABASE_URL: tdb.url, WORKERS: "2", FNGD_BACKEND: "cpu" },
+      {
+        DATABASE_URL: tdb.url,
+        DATA_DIR: tdb.dataDir,
+        WORKERS: "2",
+        FNGD_BACKEND: "cpu",
+      },
     );
     let workers: number[] = [];
     try {

@@ -84,6 +84,7 @@ Deno.test({
     // (and then spend an attempt, which the assertions below catch).
     const worker = spawnDeno(["run", "-A", "src/supervisor_main.ts"], {
       DATABASE_URL: t.url,
+      DATA_DIR: t.dataDir,
       WORKERS: "1",
       LEASE_SECONDS: "30",
       FNGD_BACKEND: "wasm",

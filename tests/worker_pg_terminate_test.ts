@@ -49,6 +49,7 @@ Deno.test({
     const admin = postgres(t.url, { max: 1, onnotice: () => {} });
     const service = spawnDeno(["run", "-A", "src/main.ts"], {
       DATABASE_URL: t.url,
+      DATA_DIR: t.dataDir,
       HOST: "127.0.0.1",
       PORT: "0",
       WORKERS: "1",

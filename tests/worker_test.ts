@@ -4,6 +4,7 @@ import {
   createJob,
   getJob,
   getJobModel,
+  getLatestCheckpoint,
   listEpochMetrics,
   listJobEvents,
   requestCancel,
@@ -30,6 +31,17 @@ function mlpSpec(epochs: number, samples: number, batchSize = 64) {
     seed: 7,
     validation_split: 0.1,
   };
+}
+
+/** The names of the blobs in `t`'s file store. */
+function blobNames(t: TestDb): string[] {
+  const root = `${t.dataDir}/blobs`;
+  return [...Deno.readDirSync(root)]
+    .filter((d) => d.isDirectory && d.name !== "tmp")
+    .flatMap((d) =>
+      [...Deno.readDirSync(`${root}/${d.name}`)].map((f) => f.name)
+    )
+    .sort();
 }
 
 /** Resolves once the job has written its first epoch event. */
@@ -85,7 +97,9 @@ Deno.test("a worker process trains a small FNGD job to succeeded", async () => {
     // is the optimizer's own `coefficients` event, to the last digit.
     const reported = events.find((e) => e.type === "coefficients")?.data;
     assert.deepEqual(layers, reported?.layers);
-    assert.ok((await getJobModel(t.db, job.id))?.weightData.length);
+    const model = await getJobModel(t.db, job.id);
+    assert.ok(model?.weightsSize, "the model's weights went to the blob store");
+    assert.equal(await t.blobs.exists(model.weightsSha256!), true);
   } finally {
     await worker.stop();
     await t.close();
@@ -224,6 +238,23 @@ Deno.test("a killed worker's job is resumed by another from its checkpoint witho
       metrics[0].steps * 2,
       "no solve after resuming",
     );
+
+    // Checkpoints went through the blob store, and every superseded one
+    // (the first worker's included) was collected.
+    const checkpoint = await getLatestCheckpoint(t.db, job.id);
+    assert.equal(checkpoint?.epoch, 12);
+    assert.equal(checkpoint?.weights, null);
+    const model = await getJobModel(t.db, job.id);
+    assert.deepEqual(
+      blobNames(t),
+      [
+        ...new Set([
+          checkpoint!.weightsSha256!,
+          checkpoint!.optimizerSha256!,
+          model!.weightsSha256!,
+        ]),
+      ].sort(),
+    );
   } finally {
     await first.stop("SIGKILL");
     await second?.stop();
@@ -275,7 +306,7 @@ Deno.test("a worker refuses a job above its MAX_JOB_BYTES with too_large, on the
     assert.deepEqual(events.map((e) => e.type), [
       "status",
       "status",
-      "error",
+      "job_error",
       "status",
     ]);
   } finally {

@@ -54,6 +54,8 @@ export class PgCoefficientStore implements CoefficientStore {
   #early = new Map<string, CoefficientInput>();
   /** Rows written to Postgres so far (for tests and logs). */
   written = 0;
+  /** Milliseconds spent in those writes (for logs and the service bench). */
+  writeMs = 0;
   /** Queries that loaded the table (at most one per store). */
   loads = 0;
 
@@ -103,7 +105,10 @@ export class PgCoefficientStore implements CoefficientStore {
   async flush(): Promise<void> {
     if (this.#pending.size === 0) return;
     const rows = [...this.#pending.values()];
-    assertHeld(await putCoefficients(this.db, this.lease, rows), this.lease);
+    const started = performance.now();
+    const held = await putCoefficients(this.db, this.lease, rows);
+    this.writeMs += performance.now() - started;
+    assertHeld(held, this.lease);
     // Only what was written leaves the buffer; a failed write keeps it for the retry.
     for (const r of rows) {
       const key = pendingKey(r.batch, r.layer, r.epoch);

@@ -1,10 +1,15 @@
 /**
  * Turns a job's dataset spec into data: synthetic (vectors, images or
  * translation pairs) and named datasets through resolveDataset, uploads
- * (`{"id"}`) from the datasets table, decoded the way
- * routes/_dataset_content.ts stored them.
+ * (`{"id"}`) from the blob store (or a legacy row's content column), decoded
+ * the way routes/_dataset_content.ts stored them.
  */
-import { type DatasetRow, getDataset, type Queryable } from "../db/mod.ts";
+import {
+  type BlobStore,
+  getDataset,
+  type Queryable,
+  readDatasetContent,
+} from "../db/mod.ts";
 import {
   idxToDataset,
   parallelTextDataset,
@@ -25,6 +30,7 @@ import { resolveDataset } from "./resolve_dataset.ts";
  */
 export async function loadJobDataset(
   db: Queryable,
+  blobs: BlobStore,
   tenant: string,
   spec: DatasetSpec,
   dataDir: string | undefined,
@@ -45,13 +51,17 @@ export async function loadJobDataset(
       `dataset ${spec.id} not found for this tenant`,
     );
   }
-  if (row.format === "parallel_text") return parallelTextUploadToDataset(row);
+  // The worker trains on the whole dataset, so it decodes it in memory.
+  const content = await readDatasetContent(blobs, row);
+  if (row.format === "parallel_text") {
+    return parallelTextUploadToDataset(row.id, content);
+  }
   return row.format === "csv"
-    ? parseCsvDataset(new TextDecoder().decode(row.content), {
+    ? parseCsvDataset(new TextDecoder().decode(content), {
       labelColumn: "label",
       shape: row.shape,
     })
-    : idxUploadToDataset(row);
+    : idxUploadToDataset(row.id, content);
 }
 
 /**
@@ -59,14 +69,14 @@ export async function loadJobDataset(
  * options, routes/_dataset_content.ts): the same pairs, vocabulary and rows
  * the upload was validated with.
  */
-function parallelTextUploadToDataset(row: DatasetRow): Dataset {
+function parallelTextUploadToDataset(id: string, content: Uint8Array): Dataset {
   let stored: Record<string, unknown>;
   try {
-    stored = JSON.parse(new TextDecoder().decode(row.content));
+    stored = JSON.parse(new TextDecoder().decode(content));
   } catch (e) {
     throw new EngineError(
       "invalid_data",
-      `stored parallel-text dataset ${row.id} is not JSON`,
+      `stored parallel-text dataset ${id} is not JSON`,
       { cause: e },
     );
   }
@@ -79,7 +89,7 @@ function parallelTextUploadToDataset(row: DatasetRow): Dataset {
   ) {
     throw new EngineError(
       "invalid_data",
-      `stored parallel-text dataset ${row.id} lacks tokenizer, max_length or train text`,
+      `stored parallel-text dataset ${id} lacks tokenizer, max_length or train text`,
     );
   }
   const options = { tokenizer, maxLength: max_length } as const;
@@ -91,12 +101,12 @@ function parallelTextUploadToDataset(row: DatasetRow): Dataset {
 }
 
 /** Splits the concatenated IDX files (images, labels[, test images, test labels]). */
-function idxUploadToDataset(row: DatasetRow): Dataset {
-  const files = parseIdxSequence(row.content);
+function idxUploadToDataset(id: string, content: Uint8Array): Dataset {
+  const files = parseIdxSequence(content);
   if (files.length !== 2 && files.length !== 4) {
     throw new EngineError(
       "invalid_data",
-      `stored IDX dataset ${row.id} should hold 2 or 4 IDX files, found ${files.length}`,
+      `stored IDX dataset ${id} should hold 2 or 4 IDX files, found ${files.length}`,
     );
   }
   const [images, labels, testImages, testLabels] = files;

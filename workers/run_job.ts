@@ -6,11 +6,12 @@
  * worker writes nothing for this job.
  */
 import {
+  type BlobStore,
   completeJob,
   failJob,
-  getLatestCheckpoint,
   type JobLease,
   type JobRow,
+  loadLatestCheckpoint,
   markCancelled,
   type Queryable,
   releaseJob,
@@ -39,6 +40,8 @@ import { JobReporter, STEP_EVENT_INTERVAL_MS } from "./job_reporter.ts";
 /** What a worker knows that a job run needs. */
 export interface JobContext {
   db: Queryable;
+  /** Where datasets are read from and checkpoints and models written to. */
+  blobs: BlobStore;
   workerId: string;
   leaseSeconds: number;
   /** Renews the lease from its own thread. */
@@ -133,7 +136,7 @@ async function trainJob(
   durable: Durable,
   controller: AbortController,
 ) {
-  const { db } = ctx;
+  const { db, blobs } = ctx;
   const parsed = JobSpec.safeParse(job.spec);
   if (!parsed.success) {
     throw new EngineError(
@@ -151,10 +154,10 @@ async function trainJob(
   const uploaded = "id" in spec.dataset;
   if (!uploaded) checkJobFits(spec, ctx.maxJobBytes);
   const data = await durable(() =>
-    loadJobDataset(db, job.tenant, spec.dataset, ctx.dataDir)
+    loadJobDataset(db, blobs, job.tenant, spec.dataset, ctx.dataDir)
   );
   if (uploaded) checkJobFits(spec, ctx.maxJobBytes, datasetInfoOf(data));
-  const saved = await durable(() => getLatestCheckpoint(db, job.id));
+  const saved = await durable(() => loadLatestCheckpoint(db, blobs, job.id));
   let resumeFrom: Checkpoint | undefined;
   if (saved) {
     resumeFrom = decodeCheckpoint(saved.weights, saved.optimizerState);
@@ -167,6 +170,7 @@ async function trainJob(
   }
   const reporter = new JobReporter(db, lease, events, durable);
   const pgStore = new PgCoefficientStore(db, lease);
+  let coefficientMark = { rows: 0, ms: 0 };
   // Every write below is safe to repeat, so a database restart only delays the run.
   const store: CoefficientStore = {
     get: (batch, layer, epoch) =>
@@ -179,21 +183,36 @@ async function trainJob(
     store,
     onEvent: reporter.onEvent,
     onCheckpoint: async (cp) => {
-      const blobs = encodeCheckpoint(cp);
+      const started = performance.now();
+      const payload = encodeCheckpoint(cp);
       const held = await durable(() =>
         saveCheckpoint(
           db,
+          blobs,
           lease,
           cp.epoch,
-          blobs.weights,
-          blobs.optimizer_state,
+          payload.weights,
+          payload.optimizer_state,
         )
       );
       assertHeld(held, lease);
+      // The engine flushed the coefficients just before: report this
+      // epoch's share of their writes beside the checkpoint's cost.
+      const written = pgStore.written - coefficientMark.rows;
+      const writeMs = pgStore.writeMs - coefficientMark.ms;
+      coefficientMark = { rows: pgStore.written, ms: pgStore.writeMs };
+      const bytes = payload.weights.length + payload.optimizer_state.length;
+      ctx.log(
+        `job ${job.id} epoch ${cp.epoch}: coefficients ${written} rows in ${
+          writeMs.toFixed(1)
+        } ms; checkpoint ${bytes} bytes in ${
+          (performance.now() - started).toFixed(1)
+        } ms`,
+      );
     },
     saveModel: async (model) => {
       const held = await durable(() =>
-        saveJobModel(db, lease, model.modelJson, model.weightData)
+        saveJobModel(db, blobs, lease, model.modelJson, model.weightData)
       );
       assertHeld(held, lease);
     },

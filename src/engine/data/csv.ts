@@ -83,37 +83,71 @@ function parseCell(cell: string, where: string): number {
   return v;
 }
 
-/** Parses data row `r` into `x` and `y`; returns its label. */
-function parseRow(
+/** A CSV's header row, parsed: its cells, the label's index, the sample shape. */
+export interface CsvHeader {
+  header: string[];
+  labelAt: number;
+  sampleShape: number[];
+}
+
+/**
+ * Parses the header row (line 1), for readers that see a CSV line by line.
+ * @throws {EngineError} `invalid_data` for a missing or repeated label column,
+ * no feature columns, or a shape that does not hold them.
+ */
+export function parseCsvHeader(
   line: string,
-  r: number,
-  header: string[],
-  labelAt: number,
+  options: CsvDatasetOptions,
+): CsvHeader {
+  const header = splitCells(line, 1);
+  const labelAt = findLabelColumn(header, options.labelColumn);
+  const features = header.length - 1;
+  if (features === 0) {
+    throw invalid(
+      `line 1: expected feature columns besides "${options.labelColumn}", found none`,
+    );
+  }
+  return {
+    header,
+    labelAt,
+    sampleShape: sampleShapeFor(features, options.shape),
+  };
+}
+
+/**
+ * Parses data line `lineNo` (2 is the first) into `x` from `xOffset`;
+ * returns its label.
+ * @throws {EngineError} `invalid_data` naming the line and column.
+ */
+export function parseCsvRow(
+  line: string,
+  lineNo: number,
+  { header, labelAt }: CsvHeader,
   x: Float32Array,
-  y: Int32Array,
+  xOffset: number,
 ): number {
-  const lineNo = r + 2;
   const cells = splitCells(line, lineNo);
   if (cells.length !== header.length) {
     throw invalid(
       `line ${lineNo}: expected ${header.length} columns, found ${cells.length}`,
     );
   }
-  let f = r * (header.length - 1);
+  let f = xOffset;
+  let label = 0;
   for (let c = 0; c < cells.length; c++) {
     const where = `line ${lineNo}, column ${c + 1} ("${header[c]}")`;
     const v = parseCell(cells[c], where);
     if (c !== labelAt) {
       x[f++] = v;
     } else if (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1) {
-      y[r] = v;
+      label = v;
     } else {
       throw invalid(
         `${where}: expected a non-negative integer label, found "${cells[c]}"`,
       );
     }
   }
-  return y[r];
+  return label;
 }
 
 /**
@@ -129,15 +163,8 @@ export function parseCsvDataset(
   if (lines.length === 0) {
     throw invalid("empty CSV file: expected a header row and data rows");
   }
-  const header = splitCells(lines[0], 1);
-  const labelAt = findLabelColumn(header, options.labelColumn);
-  const features = header.length - 1;
-  if (features === 0) {
-    throw invalid(
-      `line 1: expected feature columns besides "${options.labelColumn}", found none`,
-    );
-  }
-  const sampleShape = sampleShapeFor(features, options.shape);
+  const parsed = parseCsvHeader(lines[0], options);
+  const features = parsed.header.length - 1;
   const rows = lines.length - 1;
   if (rows === 0) throw invalid("CSV has a header row but no data rows");
 
@@ -145,10 +172,13 @@ export function parseCsvDataset(
   const y = new Int32Array(rows);
   let maxLabel = 0;
   for (let r = 0; r < rows; r++) {
-    maxLabel = Math.max(
-      maxLabel,
-      parseRow(lines[r + 1], r, header, labelAt, x, y),
-    );
+    y[r] = parseCsvRow(lines[r + 1], r + 2, parsed, x, r * features);
+    maxLabel = Math.max(maxLabel, y[r]);
   }
-  return { x, y, sampleShape, classes: Math.max(2, maxLabel + 1) };
+  return {
+    x,
+    y,
+    sampleShape: parsed.sampleShape,
+    classes: Math.max(2, maxLabel + 1),
+  };
 }

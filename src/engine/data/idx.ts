@@ -144,6 +144,41 @@ export async function gunzip(
   return out;
 }
 
+/** What an IDX header declares: element type and dimensions. */
+export interface IdxHeader {
+  type: { name: string; size: number };
+  dims: number[];
+}
+
+/**
+ * Parses the header at the start of `bytes` (4 + 4 * ndims bytes), for
+ * readers that see a file piece by piece.
+ * @throws {EngineError} `invalid_data` on a short or corrupt header.
+ */
+export function parseIdxHeader(bytes: Uint8Array): IdxHeader {
+  return parseHeader(bytes);
+}
+
+/**
+ * Checks that an IDX body of `found` bytes holds exactly what the header
+ * declares.
+ * @throws {EngineError} `invalid_data` naming the shortfall or the excess.
+ */
+export function checkIdxBodyLength(header: IdxHeader, found: number): void {
+  const { type, dims } = header;
+  const expected = dims.reduce((a, b) => a * b, 1) * type.size;
+  if (found !== expected) {
+    const what = found < expected
+      ? "truncated IDX data"
+      : "trailing bytes after IDX data";
+    throw invalid(
+      `${what}: dims [${
+        dims.join(", ")
+      }] of ${type.name} (${type.size} bytes each) need ${expected} bytes, found ${found}`,
+    );
+  }
+}
+
 function parseHeader(bytes: Uint8Array): { type: IdxType; dims: number[] } {
   if (bytes.length < 4) {
     throw invalid(
@@ -196,18 +231,7 @@ export async function parseIdx(
   const { type, dims } = parseHeader(raw);
   const offset = 4 + 4 * dims.length;
   const count = dims.reduce((a, b) => a * b, 1);
-  const expected = count * type.size;
-  const found = raw.length - offset;
-  if (found !== expected) {
-    const what = found < expected
-      ? "truncated IDX data"
-      : "trailing bytes after IDX data";
-    throw invalid(
-      `${what}: dims [${
-        dims.join(", ")
-      }] of ${type.name} (${type.size} bytes each) need ${expected} bytes, found ${found}`,
-    );
-  }
+  checkIdxBodyLength({ type, dims }, raw.length - offset);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   return { dims, data: type.read(view, offset, count) };
 }

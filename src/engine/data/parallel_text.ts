@@ -88,7 +88,12 @@ function splitLines(text: string): string[] {
   return lines;
 }
 
-function parseLine(
+/**
+ * Parses line `n` of parallel text, for readers that see a file line by
+ * line; `explicitMax` says whether `maxLength` was given (it words the error).
+ * @throws {EngineError} `invalid_data` naming the line.
+ */
+export function parseParallelTextLine(
   line: string,
   n: number,
   kind: TokenizerKind,
@@ -149,8 +154,21 @@ export function parseParallelText(
   const maxLength = options.maxLength ?? MAX_SEQUENCE_LENGTH;
   const explicit = options.maxLength !== undefined;
   return lines.map((line, i) =>
-    parseLine(line, i + 1, kind, maxLength, explicit)
+    parseParallelTextLine(line, i + 1, kind, maxLength, explicit)
   );
+}
+
+/**
+ * Which of `count` pairs `test_fraction` holds out (1) for the test split: a
+ * fixed-seed choice, so the same file always splits the same way.
+ */
+export function testFractionMask(count: number, fraction: number): Uint8Array {
+  const held = Math.floor(count * fraction);
+  const chosen = new Uint8Array(count);
+  const perm = new Rng(deriveSeed(TEST_FRACTION_SEED, count))
+    .permutation(count);
+  for (let i = 0; i < held; i++) chosen[perm[i]] = 1;
+  return chosen;
 }
 
 /** Splits off `fraction` of `pairs` (fixed-seed choice, file order kept in both). */
@@ -158,11 +176,7 @@ function holdOut(
   pairs: TextPair[],
   fraction: number,
 ): { train: TextPair[]; test: TextPair[] } {
-  const count = Math.floor(pairs.length * fraction);
-  const chosen = new Uint8Array(pairs.length);
-  const perm = new Rng(deriveSeed(TEST_FRACTION_SEED, pairs.length))
-    .permutation(pairs.length);
-  for (let i = 0; i < count; i++) chosen[perm[i]] = 1;
+  const chosen = testFractionMask(pairs.length, fraction);
   return {
     train: pairs.filter((_, i) => !chosen[i]),
     test: pairs.filter((_, i) => chosen[i]),
