@@ -138,6 +138,20 @@ function limit(maxSize: number, what: string): MiddlewareHandler {
   });
 }
 
+/** 413 when the declared Content-Length is past `maxSize`; reads nothing. */
+function declaredLengthLimit(maxSize: number, what: string): MiddlewareHandler {
+  return async (c, next) => {
+    const declared = Number(c.req.header("content-length") ?? "0");
+    if (declared > maxSize) {
+      throw new ApiError(
+        "payload_too_large",
+        `${what} larger than ${maxSize} bytes`,
+      );
+    }
+    await next();
+  };
+}
+
 /**
  * The API app. Without API keys it serves one tenant, and only on loopback.
  * @throws {RouteOptionsError} when there are no API keys and the host is not
@@ -191,8 +205,11 @@ export async function createApp(
   app.use("/v1/*", dbGate);
   app.use("/metrics", await metricsAuth(options));
   app.use("/metrics", dbGate);
-  // Uploads get their own, larger limit; every other body is JSON.
-  const uploadLimit = limit(options.maxUploadBytes, "upload");
+  // Uploads get their own, larger limit; every other body is JSON. The
+  // upload's multipart reader counts the stream itself, so only a declared
+  // Content-Length is checked up front: hono's bodyLimit would buffer a
+  // body sent without one, which is exactly what streaming avoids.
+  const uploadLimit = declaredLengthLimit(options.maxUploadBytes, "upload");
   const jsonLimit = limit(options.maxBodyBytes, "request body");
   app.use(
     "/v1/*",
