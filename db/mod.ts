@@ -62,8 +62,12 @@ export {
   putCoefficients,
 } from "./coefficients.ts";
 export {
+  type CheckpointExtras,
   type CheckpointPayload,
+  type CheckpointSummary,
+  getCheckpoint,
   getLatestCheckpoint,
+  listCheckpoints,
   loadLatestCheckpoint,
   saveCheckpoint,
 } from "./checkpoints.ts";

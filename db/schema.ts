@@ -186,6 +186,16 @@ export const checkpoints = pgTable("checkpoints", {
   weightsSize: blobSize("weights_size"),
   optimizerSha256: text("optimizer_sha256"),
   optimizerSize: blobSize("optimizer_size"),
+  /** Optimizer steps taken up to this checkpoint; null on older rows. */
+  step: integer("step"),
+  /**
+   * The model at this epoch in TF.js layers format, exported by the worker
+   * (the API cannot build the topology without TF.js): model.json here, its
+   * weights.bin the blob `model_weights_sha256`. Null on older rows.
+   */
+  modelJson: jsonb("model_json").$type<Record<string, unknown>>(),
+  modelWeightsSha256: text("model_weights_sha256"),
+  modelWeightsSize: blobSize("model_weights_size"),
   createdAt: createdAt(),
 }, (t) => [
   primaryKey({ columns: [t.jobId, t.epoch] }),

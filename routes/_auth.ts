@@ -6,6 +6,11 @@ import type { MiddlewareHandler } from "hono";
 import { ApiError } from "./problem.ts";
 import type { AppEnv } from "./_router.ts";
 import { sha256Hex } from "./_sha256.ts";
+import {
+  STREAM_TOKEN_PARAM,
+  streamTokenJobId,
+  type StreamTokens,
+} from "./_stream_token.ts";
 
 /** The one tenant of an instance that runs without API keys. */
 export const DEFAULT_TENANT = "default";
@@ -23,10 +28,13 @@ export function bearerToken(header: string | undefined): string | undefined {
 /**
  * Sets `tenant` from `Authorization: Bearer <key>`; without keys configured,
  * every request is the default tenant (createApp allows that on loopback only).
+ * Without an Authorization header, a `?token=` from `streamTokens` stands in
+ * for a key on its own job's event stream and nowhere else.
  * @throws {ApiError} `unauthorized` with a WWW-Authenticate challenge.
  */
 export async function authMiddleware(
   apiKeys: Map<string, string> | undefined,
+  streamTokens?: StreamTokens,
 ): Promise<MiddlewareHandler<AppEnv>> {
   if (!apiKeys) {
     return async (c, next) => {
@@ -37,7 +45,30 @@ export async function authMiddleware(
   const byDigest = new Map<string, string>();
   for (const [key, tenant] of apiKeys) byDigest.set(await digest(key), tenant);
   return async (c, next) => {
-    const key = bearerToken(c.req.header("authorization"));
+    const header = c.req.header("authorization");
+    const token = c.req.query(STREAM_TOKEN_PARAM);
+    if (header === undefined && token !== undefined && streamTokens) {
+      const jobId = streamTokenJobId(c.req.method, c.req.url);
+      const tenant = jobId !== undefined
+        ? await streamTokens.verify(token, jobId)
+        : undefined;
+      if (!tenant) {
+        throw new ApiError(
+          "unauthorized",
+          jobId === undefined
+            ? "a stream token authorizes only GET /v1/jobs/{id}/events/stream of its job; send an Authorization: Bearer <API key> header"
+            : "the stream token is invalid, expired, or for another job",
+          {
+            headers: {
+              "www-authenticate": 'Bearer realm="fngd", error="invalid_token"',
+            },
+          },
+        );
+      }
+      c.set("tenant", tenant);
+      return await next();
+    }
+    const key = bearerToken(header);
     const tenant = key !== undefined
       ? byDigest.get(await digest(key))
       : undefined;

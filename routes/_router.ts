@@ -8,6 +8,7 @@ import type { Db } from "../db/mod.ts";
 import { fieldErrors, validationError } from "./problem.ts";
 import type { EventWakeups } from "./_event_wakeups.ts";
 import type { HttpCounters } from "./_http_counters.ts";
+import type { StreamTokens } from "./_stream_token.ts";
 import type { RouteOptions } from "./options.ts";
 
 /** Everything a route needs, passed in once by createApp. */
@@ -20,6 +21,8 @@ export interface AppDeps {
   wakeups: EventWakeups;
   /** Fails fast while the database is known down (the /v1 gate uses it too). */
   breaker: DbCircuitBreaker;
+  /** Issues and checks the `?token=` of job event streams. */
+  streamTokens: StreamTokens;
 }
 
 /** Hono env: the authenticated tenant is set by the auth middleware. */

@@ -3,7 +3,9 @@
  * GET /v1/jobs/{id}/events/stream follows it live over SSE. Two operations,
  * so that a generated client gets one response type from each. The JSON path
  * still streams for `Accept: text/event-stream`, as it did before the stream
- * had a path of its own.
+ * had a path of its own. POST /v1/jobs/{id}/stream-token issues the `?token=`
+ * that lets a browser's EventSource, which cannot send Authorization, open
+ * the stream.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -16,6 +18,7 @@ import {
 import {
   DATABASE_UNAVAILABLE_RESPONSE,
   fieldErrors,
+  FORBIDDEN_ORIGIN_RESPONSE,
   MISDIRECTED_RESPONSE,
   problemResponse,
   validationError,
@@ -26,6 +29,7 @@ import { type AppDeps, BEARER_SECURITY, newRouter } from "./_router.ts";
 import { jobFeed } from "./_job_feed.ts";
 import { type FollowOptions, streamFeed } from "./_sse_follow.ts";
 import { intParamOr, isPgInt, PG_INT_MAX } from "./_int_param.ts";
+import { STREAM_TOKEN_PARAM } from "./_stream_token.ts";
 
 const errors = {
   401: problemResponse("missing or invalid API key"),
@@ -98,11 +102,18 @@ const stream = createRoute({
     "The stream starts after `Last-Event-ID` (or `after`), sends `: heartbeat` comments while idle,",
     "and once the job is finished (succeeded, failed or cancelled) sends what is left, a `retry:` line and closes.",
     "A reconnect to a finished job whose Last-Event-ID is at or past its last event is answered 204, which stops EventSource.",
+    "Where no Authorization header can be sent (a browser's EventSource), pass `token` from createStreamToken instead.",
   ].join(" "),
-  security: BEARER_SECURITY,
+  security: [...BEARER_SECURITY, { streamToken: [] }],
   request: {
     params: JobIdParam,
-    query: z.object({ after: afterParam }),
+    query: z.object({
+      after: afterParam,
+      [STREAM_TOKEN_PARAM]: z.string().max(1024).optional().openapi({
+        description:
+          "a stream token from createStreamToken for this job, in place of the Authorization header; ignored when that header is sent",
+      }),
+    }),
     headers: z.object({ "last-event-id": LastEventId }),
   },
   responses: {
@@ -127,6 +138,42 @@ const stream = createRoute({
     },
     400: problemResponse("invalid `after` or Last-Event-ID"),
     ...errors,
+  },
+});
+
+const createToken = createRoute({
+  method: "post",
+  path: "/v1/jobs/{id}/stream-token",
+  operationId: "createStreamToken",
+  tags: ["events"],
+  summary: "A short-lived token that opens this job's event stream",
+  description: [
+    "For clients that cannot send an Authorization header, chiefly a browser's EventSource:",
+    "pass the token as `?token=` to streamJobEvents (`/v1/jobs/{id}/events/stream`).",
+    "It opens only that job's stream, for this tenant, until `expires_at` (minutes; STREAM_TOKEN_TTL_S), and no other route.",
+    "An expiry during a stream does not end the stream; a reconnect after it needs a new token.",
+  ].join(" "),
+  security: BEARER_SECURITY,
+  request: { params: JobIdParam },
+  responses: {
+    200: {
+      description: "the token",
+      headers: z.object({
+        "cache-control": z.string().openapi({ example: "no-store" }),
+      }),
+      content: {
+        "application/json": {
+          schema: z.object({
+            token: z.string().openapi({
+              description: "opaque; send as `?token=` on the job's stream",
+            }),
+            expires_at: z.string().openapi({ format: "date-time" }),
+          }).openapi("StreamToken"),
+        },
+      },
+    },
+    ...errors,
+    403: FORBIDDEN_ORIGIN_RESPONSE,
   },
 });
 
@@ -161,7 +208,9 @@ async function openStream(
 }
 
 /** The events routes. */
-export function eventRoutes({ db, options, counters, wakeups }: AppDeps) {
+export function eventRoutes(
+  { db, options, counters, wakeups, streamTokens }: AppDeps,
+) {
   const follow: FollowOptions = {
     pollMs: options.ssePollMs,
     heartbeatMs: options.sseHeartbeatMs,
@@ -207,5 +256,13 @@ export function eventRoutes({ db, options, counters, wakeups }: AppDeps) {
         ? Number(lastEventId)
         : c.req.valid("query").after;
       return await openStream(c, db, id, from, follow);
+    })
+    .openapi(createToken, async (c) => {
+      const tenant = c.get("tenant");
+      const job = await findJob(db, tenant, c.req.valid("param").id);
+      const { token, expiresAt } = await streamTokens.issue(tenant, job.id);
+      // A credential: no cache may keep it.
+      c.header("cache-control", "no-store");
+      return c.json({ token, expires_at: expiresAt.toISOString() }, 200);
     });
 }

@@ -26,11 +26,13 @@ import { EventWakeups } from "./_event_wakeups.ts";
 import { HttpCounters } from "./_http_counters.ts";
 import { metricsAuth } from "./_metrics_auth.ts";
 import { requestTimeout } from "./_request_timeout.ts";
+import { redactToken, StreamTokens } from "./_stream_token.ts";
 import type { AppEnv } from "./_router.ts";
 import { coefficientRoutes } from "./coefficients.ts";
 import { comparisonEventRoutes } from "./comparison_events.ts";
 import { comparisonRoutes } from "./comparisons.ts";
 import { artifactRoutes } from "./artifacts.ts";
+import { checkpointRoutes } from "./checkpoints.ts";
 import { assetRoutes } from "./assets.ts";
 import { dashboardRoutes } from "./dashboard.tsx";
 import { datasetRoutes } from "./datasets.ts";
@@ -116,7 +118,12 @@ function errorHandler(
       );
     }
     // Unknown: log everything here, tell the client nothing about internals.
-    console.error(`unhandled error on ${c.req.method} ${c.req.path}:`, err);
+    console.error(
+      `unhandled error on ${c.req.method} ${c.req.path}${
+        redactToken(new URL(c.req.url).search)
+      }:`,
+      err,
+    );
     return renderProblem(
       new ApiError(
         "internal",
@@ -176,7 +183,11 @@ export async function createApp(
   const counters = new HttpCounters();
   const wakeups = new EventWakeups(db, options.notifications);
   const breaker = new DbCircuitBreaker(db, { log });
-  const deps = { db, blobs, options, counters, wakeups, breaker };
+  const streamTokens = await StreamTokens.create(
+    options.streamTokenSecret,
+    options.streamTokenTtlS,
+  );
+  const deps = { db, blobs, options, counters, wakeups, breaker, streamTokens };
   const app = new OpenAPIHono<AppEnv>();
   app.onError(errorHandler(breaker));
   app.notFound((c) => {
@@ -195,7 +206,7 @@ export async function createApp(
   const corsMw = corsMiddleware(options);
   if (corsMw) app.use("*", corsMw);
   app.use("*", originGuard(options));
-  app.use("/v1/*", await authMiddleware(options.apiKeys));
+  app.use("/v1/*", await authMiddleware(options.apiKeys, streamTokens));
   // While the database is known down, answer 503 at once instead of letting
   // the request wait out a connect timeout (db/circuit_breaker.ts).
   const dbGate: MiddlewareHandler = async (_c, next) => {
@@ -222,6 +233,13 @@ export async function createApp(
     scheme: "bearer",
     description: "an API key from API_KEYS (key:tenant pairs)",
   });
+  app.openAPIRegistry.registerComponent("securitySchemes", "streamToken", {
+    type: "apiKey",
+    in: "query",
+    name: "token",
+    description:
+      "a stream token from createStreamToken: opens only its own job's event stream, for minutes",
+  });
   for (
     const routes of [
       jobRoutes,
@@ -230,6 +248,7 @@ export async function createApp(
       coefficientRoutes,
       modelRoutes,
       artifactRoutes,
+      checkpointRoutes,
       comparisonRoutes,
       comparisonEventRoutes,
       datasetRoutes,

@@ -51,6 +51,14 @@ export interface RouteOptions {
   metricsToken?: string;
   /** Which webhook URLs a job may name; default public https only. */
   webhookPolicy?: WebhookUrlPolicy;
+  /**
+   * HMAC key of stream tokens (`?token=` on a job's event stream). Unset: a
+   * random key per process, so API processes behind one load balancer must
+   * share one for a token from one to work on another.
+   */
+  streamTokenSecret?: string;
+  /** Lifetime of a stream token, in seconds; default 300. */
+  streamTokenTtlS?: number;
 }
 
 /** Options that would make the app unsafe to serve (auth off on a public address). */

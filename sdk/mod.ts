@@ -50,8 +50,16 @@ export type JobEvent = Schemas["JobEvent"];
 export type JobEventType = JobEvent["type"];
 /** One page of a job's events. */
 export type JobEventPage = Schemas["JobEventPage"];
+/** A token for one job's event stream, and when it stops working. */
+export type StreamToken = Schemas["StreamToken"];
 /** One finished epoch's metrics. */
 export type EpochMetric = Schemas["EpochMetric"];
+/** A kept epoch checkpoint (GET /v1/jobs/{id}/checkpoints). */
+export type Checkpoint = Schemas["Checkpoint"];
+/** Which model of a job: the final one, or with `epoch` a kept checkpoint's. */
+export interface ModelSelector {
+  epoch?: number;
+}
 /** FNGD coefficients: the summary or one vector, told apart by `kind`. */
 export type Coefficients = Schemas["Coefficients"];
 /** A trained model's model.json, told apart by `format`. */
@@ -195,6 +203,11 @@ export interface JobsApi {
   get(id: string): Promise<Job>;
   /** Requests cancellation (idempotent); the job after the request. */
   cancel(id: string): Promise<Job>;
+  /**
+   * A short-lived token that opens only this job's event stream, as
+   * `?token=` (for a browser's EventSource, which cannot send Authorization).
+   */
+  streamToken(id: string): Promise<StreamToken>;
   /** One page of the job's events. */
   events(
     id: string,
@@ -209,6 +222,8 @@ export interface JobsApi {
   wait(id: string, options?: WaitOptions): Promise<Job>;
   /** Per-epoch metrics, epoch 1 first. */
   metrics(id: string): Promise<EpochMetric[]>;
+  /** The kept epoch checkpoints, newest first; `models.*` with `{epoch}` fetch their models. */
+  checkpoints(id: string): Promise<Checkpoint[]>;
   /** The stored step events as CSV text (GET /v1/jobs/{id}/metrics.csv). */
   metricsCsv(id: string): Promise<string>;
   /** The coefficient summary, or with `batch` and `layer` one vector. */
@@ -231,17 +246,22 @@ export interface DatasetsApi {
 /** A job's trained model. */
 export interface ModelsApi {
   /** model.json as served (its manifest names `weights.bin`, beside it). */
-  get(jobId: string): Promise<ModelJson>;
+  get(jobId: string, which?: ModelSelector): Promise<ModelJson>;
   /** The weights, as model.json's manifest lays them out. */
-  weights(jobId: string): Promise<Uint8Array>;
+  weights(jobId: string, which?: ModelSelector): Promise<Uint8Array>;
   /**
    * Writes `model.json` and `weights.bin` into `dir` (created if needed), the
    * manifest pointing at the file beside it, so that
-   * `tf.loadLayersModel("file://<dir>/model.json")` loads it.
+   * `tf.loadLayersModel("file://<dir>/model.json")` loads it. With `{epoch}`,
+   * the model at that kept checkpoint.
    */
-  download(jobId: string, dir: string): Promise<DownloadedModel>;
+  download(
+    jobId: string,
+    dir: string,
+    which?: ModelSelector,
+  ): Promise<DownloadedModel>;
   /** model.json and weights.bin as one .tar.gz (GET /v1/jobs/{id}/model.tar.gz). */
-  archive(jobId: string): Promise<Uint8Array>;
+  archive(jobId: string, which?: ModelSelector): Promise<Uint8Array>;
 }
 
 /** /v1/comparisons. */
@@ -318,6 +338,8 @@ export function createFngdClient(options: FngdClientOptions): FngdClient {
     list: (query = {}) => unwrap(raw.GET("/v1/jobs", { params: { query } })),
     get: (id) => unwrap(raw.GET("/v1/jobs/{id}", path(id))),
     cancel: (id) => unwrap(raw.POST("/v1/jobs/{id}/cancel", path(id))),
+    streamToken: (id) =>
+      unwrap(raw.POST("/v1/jobs/{id}/stream-token", path(id))),
     events: (id, query = {}) =>
       unwrap(
         raw.GET("/v1/jobs/{id}/events", { params: { path: { id }, query } }),
@@ -352,6 +374,10 @@ export function createFngdClient(options: FngdClientOptions): FngdClient {
       (await unwrap<Schemas["EpochMetricList"]>(
         raw.GET("/v1/jobs/{id}/metrics", path(id)),
       )).data,
+    checkpoints: async (id) =>
+      (await unwrap<Schemas["CheckpointList"]>(
+        raw.GET("/v1/jobs/{id}/checkpoints", path(id)),
+      )).data,
     metricsCsv: (id) =>
       unwrap<string>(
         raw.GET("/v1/jobs/{id}/metrics.csv", { ...path(id), parseAs: "text" }),
@@ -377,20 +403,30 @@ export function createFngdClient(options: FngdClientOptions): FngdClient {
   };
 
   const models: ModelsApi = {
-    get: (jobId) => unwrap(raw.GET("/v1/jobs/{id}/model", path(jobId))),
-    async weights(jobId) {
+    get: (jobId, which = {}) =>
+      which.epoch === undefined
+        ? unwrap(raw.GET("/v1/jobs/{id}/model", path(jobId)))
+        : unwrap(raw.GET("/v1/jobs/{id}/checkpoints/{epoch}/model.json", {
+          params: { path: { id: jobId, epoch: which.epoch } },
+        })),
+    async weights(jobId, which = {}) {
       const buffer = await unwrap<ArrayBuffer>(
-        raw.GET("/v1/jobs/{id}/model/weights.bin", {
-          ...path(jobId),
-          parseAs: "arrayBuffer",
-        }),
+        which.epoch === undefined
+          ? raw.GET("/v1/jobs/{id}/model/weights.bin", {
+            ...path(jobId),
+            parseAs: "arrayBuffer",
+          })
+          : raw.GET("/v1/jobs/{id}/checkpoints/{epoch}/weights.bin", {
+            params: { path: { id: jobId, epoch: which.epoch } },
+            parseAs: "arrayBuffer",
+          }),
       );
       return new Uint8Array(buffer);
     },
-    async download(jobId, dir) {
+    async download(jobId, dir, which = {}) {
       const [json, weights] = await Promise.all([
-        models.get(jobId),
-        models.weights(jobId),
+        models.get(jobId, which),
+        models.weights(jobId, which),
       ]);
       // Older servers named model/weights.bin; on disk the file sits
       // beside model.json.
@@ -410,12 +446,17 @@ export function createFngdClient(options: FngdClientOptions): FngdClient {
       await Deno.writeFile(out.weights, weights);
       return out;
     },
-    async archive(jobId) {
+    async archive(jobId, which = {}) {
       const buffer = await unwrap<ArrayBuffer>(
-        raw.GET("/v1/jobs/{id}/model.tar.gz", {
-          ...path(jobId),
-          parseAs: "arrayBuffer",
-        }),
+        which.epoch === undefined
+          ? raw.GET("/v1/jobs/{id}/model.tar.gz", {
+            ...path(jobId),
+            parseAs: "arrayBuffer",
+          })
+          : raw.GET("/v1/jobs/{id}/checkpoints/{epoch}/model.tar.gz", {
+            params: { path: { id: jobId, epoch: which.epoch } },
+            parseAs: "arrayBuffer",
+          }),
       );
       return new Uint8Array(buffer);
     },

@@ -90,11 +90,31 @@ export interface paths {
         };
         /**
          * Follow the job's events live (server-sent events)
-         * @description Each frame is one JobEvent: `id:` its seq, `event:` its type, `data:` the event JSON. Every frame is named, so with EventSource listen with addEventListener(type) (onmessage never fires); a failed job's error comes as `job_error`, never as `error`, which EventSource keeps for lost connections. The stream starts after `Last-Event-ID` (or `after`), sends `: heartbeat` comments while idle, and once the job is finished (succeeded, failed or cancelled) sends what is left, a `retry:` line and closes. A reconnect to a finished job whose Last-Event-ID is at or past its last event is answered 204, which stops EventSource.
+         * @description Each frame is one JobEvent: `id:` its seq, `event:` its type, `data:` the event JSON. Every frame is named, so with EventSource listen with addEventListener(type) (onmessage never fires); a failed job's error comes as `job_error`, never as `error`, which EventSource keeps for lost connections. The stream starts after `Last-Event-ID` (or `after`), sends `: heartbeat` comments while idle, and once the job is finished (succeeded, failed or cancelled) sends what is left, a `retry:` line and closes. A reconnect to a finished job whose Last-Event-ID is at or past its last event is answered 204, which stops EventSource. Where no Authorization header can be sent (a browser's EventSource), pass `token` from createStreamToken instead.
          */
         get: operations["streamJobEvents"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{id}/stream-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived token that opens this job's event stream
+         * @description For clients that cannot send an Authorization header, chiefly a browser's EventSource: pass the token as `?token=` to streamJobEvents (`/v1/jobs/{id}/events/stream`). It opens only that job's stream, for this tenant, until `expires_at` (minutes; STREAM_TOKEN_TTL_S), and no other route. An expiry during a stream does not end the stream; a reconnect after it needs a new token.
+         */
+        post: operations["createStreamToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -267,6 +287,83 @@ export interface paths {
          * @description Streamed, oldest first, header `epoch,step,steps,loss,phase,lr,seq,created_at`. Step events are stored at most about twice a second (and for each epoch's last step), so long epochs are sampled; per-epoch metrics are at GET /v1/jobs/{id}/metrics. A job with no steps yet gives the header alone.
          */
         get: operations["getJobMetricsCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{id}/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The job's kept epoch checkpoints, newest first
+         * @description Workers keep the newest CHECKPOINTS_KEPT (default 3) epoch checkpoints of a job; older ones are deleted. Each one's model downloads from /v1/jobs/{id}/checkpoints/{epoch}/model.json, weights.bin and model.tar.gz.
+         */
+        get: operations["listJobCheckpoints"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{id}/checkpoints/{epoch}/model.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The model at a kept checkpoint: model.json (TF.js layers format)
+         * @description Its weights manifest names weights.bin relative to model.json, so tf.loadLayersModel loads it from this URL (with {requestInit: {headers: {authorization: 'Bearer <key>'}}}) or from disk with weights.bin saved beside it.
+         */
+        get: operations["getJobCheckpointModel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{id}/checkpoints/{epoch}/weights.bin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The model at a kept checkpoint: weights.bin, beside its model.json */
+        get: operations["getJobCheckpointWeights"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{id}/checkpoints/{epoch}/model.tar.gz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The model at a kept checkpoint as a .tar.gz of model.json and weights.bin
+         * @description Streamed. Unpacked, tf.loadLayersModel('file://<dir>/model.json') loads it.
+         */
+        get: operations["getJobCheckpointArchive"];
         put?: never;
         post?: never;
         delete?: never;
@@ -929,7 +1026,7 @@ export interface components {
             /** @example no job 0196... for this tenant */
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "invalid_dataset" | "invalid_spec" | "bad_request" | "json_too_complex" | "unauthorized" | "forbidden" | "forbidden_origin" | "job_not_found" | "comparison_not_found" | "dataset_not_found" | "coefficients_not_found" | "model_not_found" | "not_found" | "metrics_disabled" | "method_not_allowed" | "request_timeout" | "payload_too_large" | "unsupported_media_type" | "misdirected_request" | "idempotency_key_reused" | "too_large" | "too_many_queued_jobs" | "internal" | "not_ready" | "database_unavailable";
+            code: "validation_failed" | "malformed_json" | "invalid_dataset" | "invalid_spec" | "bad_request" | "json_too_complex" | "unauthorized" | "forbidden" | "forbidden_origin" | "job_not_found" | "comparison_not_found" | "dataset_not_found" | "coefficients_not_found" | "model_not_found" | "checkpoint_not_found" | "not_found" | "metrics_disabled" | "method_not_allowed" | "request_timeout" | "payload_too_large" | "unsupported_media_type" | "misdirected_request" | "idempotency_key_reused" | "too_large" | "too_many_queued_jobs" | "internal" | "not_ready" | "database_unavailable";
             /** @description the invalid fields, for validation_failed and invalid_spec (at most 20) */
             errors?: {
                 path: string;
@@ -1549,6 +1646,12 @@ export interface components {
             created_at: string;
             data: components["schemas"]["JobError"];
         };
+        StreamToken: {
+            /** @description opaque; send as `?token=` on the job's stream */
+            token: string;
+            /** Format: date-time */
+            expires_at: string;
+        };
         EpochMetricList: {
             data: components["schemas"]["EpochMetric"][];
         };
@@ -1631,6 +1734,27 @@ export interface components {
             weightsManifest: components["schemas"]["WeightsManifest"];
         } & {
             [key: string]: unknown;
+        };
+        CheckpointList: {
+            data: components["schemas"]["Checkpoint"][];
+        };
+        Checkpoint: {
+            /** @description The epoch it was saved after (1-based). */
+            epoch: number;
+            /** @description Optimizer steps taken up to it; null for checkpoints saved before steps were recorded. */
+            step: number | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description Bytes of its weights.bin; null when no model was exported with it. */
+            size: number | null;
+            /** @description SHA-256 (hex) of its weights.bin; null when no model was exported with it. */
+            sha256: string | null;
+            /** @description That epoch's metrics, as GET /v1/jobs/{id}/metrics gives them; null where not recorded. */
+            metrics: {
+                train_loss: number | null;
+                val_loss: number | null;
+                val_accuracy: number | null;
+            };
         };
         Comparison: {
             /** Format: uuid */
@@ -2535,6 +2659,8 @@ export interface operations {
             query?: {
                 /** @description only events with a greater seq */
                 after?: number;
+                /** @description a stream token from createStreamToken for this job, in place of the Authorization header; ignored when that header is sent */
+                token?: string;
             };
             header?: {
                 /** @description resume point: the `id:` of the last event received (EventSource sends it by itself); wins over `after` */
@@ -2574,6 +2700,76 @@ export interface operations {
             };
             /** @description missing or invalid API key */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such job for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description auth is off (no API_KEYS) and the Host is neither a loopback name nor PUBLIC_HOST (code misdirected_request) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the database is unreachable (code database_unavailable); retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds after which a retry may succeed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createStreamToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the token */
+            200: {
+                headers: {
+                    "cache-control": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamToken"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an Origin header that is neither the request's own origin nor in CORS_ORIGINS (code forbidden_origin); nothing was written */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3143,6 +3339,276 @@ export interface operations {
                 };
             };
             /** @description no such job for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description auth is off (no API_KEYS) and the Host is neither a loopback name nor PUBLIC_HOST (code misdirected_request) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the database is unreachable (code database_unavailable); retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds after which a retry may succeed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listJobCheckpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the kept checkpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointList"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such job for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description auth is off (no API_KEYS) and the Host is neither a loopback name nor PUBLIC_HOST (code misdirected_request) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the database is unreachable (code database_unavailable); retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds after which a retry may succeed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getJobCheckpointModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                epoch: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description model.json */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelJson"];
+                };
+            };
+            /** @description epoch is not a positive integer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such job for this tenant, or no kept checkpoint of that epoch with a model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description auth is off (no API_KEYS) and the Host is neither a loopback name nor PUBLIC_HOST (code misdirected_request) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the database is unreachable (code database_unavailable); retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds after which a retry may succeed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getJobCheckpointWeights: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                epoch: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the concatenated float32 weights */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description epoch is not a positive integer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such job for this tenant, or no kept checkpoint of that epoch with a model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description auth is off (no API_KEYS) and the Host is neither a loopback name nor PUBLIC_HOST (code misdirected_request) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the database is unreachable (code database_unavailable); retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds after which a retry may succeed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getJobCheckpointArchive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                epoch: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a gzipped ustar archive of model.json and weights.bin */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/gzip": string;
+                };
+            };
+            /** @description epoch is not a positive integer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such job for this tenant, or no kept checkpoint of that epoch with a model */
             404: {
                 headers: {
                     [name: string]: unknown;

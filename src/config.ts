@@ -263,6 +263,7 @@ const EnvSchema = z.object({
   WORKERS: intVar("WORKERS", 0, 256).default(1),
   GPUS: gpus.optional(),
   LEASE_SECONDS: intVar("LEASE_SECONDS", 1, 86_400).default(30),
+  CHECKPOINTS_KEPT: intVar("CHECKPOINTS_KEPT", 1, 1000).default(3),
   MAX_ATTEMPTS: intVar("MAX_ATTEMPTS", 1, 100).default(3),
   FNGD_BACKEND: z.enum(BACKEND_NAMES, {
     error: (i) =>
@@ -299,6 +300,13 @@ const EnvSchema = z.object({
   WEBHOOK_TIMEOUT_MS: intVar("WEBHOOK_TIMEOUT_MS", 100, 120_000)
     .default(10_000),
   WEBHOOK_POLL_MS: intVar("WEBHOOK_POLL_MS", 10, 600_000).default(1000),
+  STREAM_TOKEN_SECRET: z.string().regex(/^[\x21-\x7e]{32,1024}$/, {
+    error:
+      "STREAM_TOKEN_SECRET must be 32 to 1024 printable characters without spaces",
+  }).optional(),
+  // Minutes at most by default: a token in a URL can end up in places a
+  // header does not (browser history, a proxy's log).
+  STREAM_TOKEN_TTL_S: intVar("STREAM_TOKEN_TTL_S", 1, 86_400).default(300),
 });
 
 /** The parsed configuration, camelCase, defaults filled in. */
@@ -327,6 +335,8 @@ export interface Config {
   /** GPU indices to hand out to workers, one each. */
   gpus?: number[];
   leaseSeconds: number;
+  /** Epoch checkpoints kept per job, newest first (each one's model downloadable). */
+  checkpointsKept: number;
   maxAttempts: number;
   backend: BackendName;
   fngdDataDir?: string;
@@ -363,6 +373,13 @@ export interface Config {
   webhookTimeoutMs: number;
   /** How often the deliverer looks for due deliveries when idle. */
   webhookPollMs: number;
+  /**
+   * HMAC key of stream tokens; unset means a random key per process, so
+   * several API processes behind one load balancer must share one.
+   */
+  streamTokenSecret?: string;
+  /** Lifetime of a stream token, in seconds. */
+  streamTokenTtlS: number;
 }
 
 /**
@@ -406,6 +423,7 @@ export function loadConfig(
     workers: e.WORKERS,
     gpus: e.GPUS,
     leaseSeconds: e.LEASE_SECONDS,
+    checkpointsKept: e.CHECKPOINTS_KEPT,
     maxAttempts: e.MAX_ATTEMPTS,
     backend: e.FNGD_BACKEND,
     fngdDataDir: e.FNGD_DATA_DIR,
@@ -430,5 +448,7 @@ export function loadConfig(
     webhookBackoffMs: e.WEBHOOK_BACKOFF_MS,
     webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
     webhookPollMs: e.WEBHOOK_POLL_MS,
+    streamTokenSecret: e.STREAM_TOKEN_SECRET,
+    streamTokenTtlS: e.STREAM_TOKEN_TTL_S,
   };
 }

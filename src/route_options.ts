@@ -27,5 +27,7 @@ export function routeOptions(
     requestTimeoutMs: config.requestTimeoutMs,
     metricsToken: config.metricsToken,
     webhookPolicy: config.webhookPolicy,
+    streamTokenSecret: config.streamTokenSecret,
+    streamTokenTtlS: config.streamTokenTtlS,
   };
 }

@@ -77,6 +77,7 @@ async function main(): Promise<number> {
       pollMs: POLL_MS,
       maxRunningPerTenant: config.maxRunningPerTenant,
       maxJobBytes: config.maxJobBytes,
+      checkpointsKept: config.checkpointsKept,
       shutdown: shutdown.signal,
       log,
     });

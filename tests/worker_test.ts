@@ -2,9 +2,11 @@
 import assert from "node:assert/strict";
 import {
   createJob,
+  getCheckpoint,
   getJob,
   getJobModel,
   getLatestCheckpoint,
+  listCheckpoints,
   listEpochMetrics,
   listJobEvents,
   requestCancel,
@@ -239,18 +241,28 @@ Deno.test("a killed worker's job is resumed by another from its checkpoint witho
       "no solve after resuming",
     );
 
-    // Checkpoints went through the blob store, and every superseded one
-    // (the first worker's included) was collected.
+    // Checkpoints went through the blob store, the newest CHECKPOINTS_KEPT
+    // (default 3) stayed, and every older one (the first worker's included)
+    // was collected.
     const checkpoint = await getLatestCheckpoint(t.db, job.id);
     assert.equal(checkpoint?.epoch, 12);
     assert.equal(checkpoint?.weights, null);
+    const kept = await Promise.all(
+      (await listCheckpoints(t.db, job.id)).map((c) =>
+        getCheckpoint(t.db, job.id, c.epoch)
+      ),
+    );
+    assert.deepEqual(kept.map((c) => c!.epoch), [12, 11, 10]);
     const model = await getJobModel(t.db, job.id);
     assert.deepEqual(
       blobNames(t),
       [
         ...new Set([
-          checkpoint!.weightsSha256!,
-          checkpoint!.optimizerSha256!,
+          ...kept.flatMap((c) => [
+            c!.weightsSha256!,
+            c!.optimizerSha256!,
+            c!.modelWeightsSha256!,
+          ]),
           model!.weightsSha256!,
         ]),
       ].sort(),

@@ -50,6 +50,8 @@ export interface JobContext {
   dataDir?: string;
   /** Jobs whose memory estimate exceeds this fail `too_large` (MAX_JOB_BYTES). */
   maxJobBytes: number;
+  /** Epoch checkpoints kept per job (CHECKPOINTS_KEPT); default 3. */
+  checkpointsKept?: number;
   /** Aborts when the worker shuts down; the job is then released, not failed. */
   shutdown: AbortSignal;
   log: (message: string) => void;
@@ -182,9 +184,18 @@ async function trainJob(
   return await train(spec, data, {
     store,
     onEvent: reporter.onEvent,
-    onCheckpoint: async (cp) => {
+    onCheckpoint: async (cp, exportModel) => {
       const started = performance.now();
       const payload = encodeCheckpoint(cp);
+      // Exported here, where the model lives, so the API serves each kept
+      // epoch's model without building one.
+      const exportStarted = performance.now();
+      const model = await exportModel().catch((err) => {
+        if (!(err instanceof EngineError)) throw err;
+        ctx.log(`job ${job.id} epoch ${cp.epoch}: no model: ${err.message}`);
+        return undefined;
+      });
+      const exportMs = performance.now() - exportStarted;
       const held = await durable(() =>
         saveCheckpoint(
           db,
@@ -193,6 +204,7 @@ async function trainJob(
           cp.epoch,
           payload.weights,
           payload.optimizer_state,
+          { step: cp.counters.steps, model, keep: ctx.checkpointsKept ?? 3 },
         )
       );
       assertHeld(held, lease);
@@ -207,7 +219,9 @@ async function trainJob(
           writeMs.toFixed(1)
         } ms; checkpoint ${bytes} bytes in ${
           (performance.now() - started).toFixed(1)
-        } ms`,
+        } ms (model export ${exportMs.toFixed(1)} ms, ${
+          model?.weightData.length ?? 0
+        } bytes)`,
       );
     },
     saveModel: async (model) => {

@@ -49,8 +49,15 @@ export interface TrainOptions {
   store?: CoefficientStore;
   /** Receives step, epoch, coefficients, checkpoint, log and result events. */
   onEvent?: EventSink;
-  /** Persists a checkpoint; awaited at each epoch end before the `checkpoint` event. */
-  onCheckpoint?: (checkpoint: Checkpoint) => Promise<void>;
+  /**
+   * Persists a checkpoint; awaited at each epoch end before the `checkpoint`
+   * event. `exportModel` gives the model at this epoch as `saveModel` would
+   * (only when called: it costs a TF.js mirror of the model).
+   */
+  onCheckpoint?: (
+    checkpoint: Checkpoint,
+    exportModel: () => Promise<ModelArtifacts>,
+  ) => Promise<void>;
   /** Receives the trained model in TF.js layers format after the last epoch. */
   saveModel?: (artifacts: ModelArtifacts) => Promise<void>;
   /** Checked at every step; training stops within one step with `cancelled`. */
@@ -200,7 +207,10 @@ class TrainingRun {
       if (staleness) await this.emit({ type: "staleness", data: staleness });
       await this.optimizer.flush();
       if (this.options.onCheckpoint) {
-        await this.options.onCheckpoint(await this.#checkpoint(epoch));
+        await this.options.onCheckpoint(
+          await this.#checkpoint(epoch),
+          () => this.#export(),
+        );
         await this.emit({ type: "checkpoint", data: { epoch } });
       }
     }
@@ -229,15 +239,18 @@ class TrainingRun {
     const testBleu = await this.#testBleu();
     if (testBleu !== undefined) result.final.test_bleu = testBleu;
     if (this.options.saveModel) {
-      await this.options.saveModel(
-        await exportModel(this.model, {
-          loss: this.spec.loss,
-          vocabulary: this.tokenizer?.vocabulary,
-        }),
-      );
+      await this.options.saveModel(await this.#export());
     }
     await this.emit({ type: "result", data: result });
     return result;
+  }
+
+  /** The model as it is now, in TF.js layers format. */
+  #export(): Promise<ModelArtifacts> {
+    return exportModel(this.model, {
+      loss: this.spec.loss,
+      vocabulary: this.tokenizer?.vocabulary,
+    });
   }
 
   /**
