@@ -8,6 +8,8 @@ import { type JobRow, jobs } from "./schema.ts";
 /** Filters and cursor of {@link listJobs}. */
 export interface ListJobsOptions {
   status?: JobStatus;
+  /** The optimizer name the job's spec asks for. */
+  optimizer?: string;
   /** Opaque cursor: the id of the last job of the previous page. */
   after?: string;
   limit: number;
@@ -25,6 +27,9 @@ export async function listJobs(
 ): Promise<{ data: JobRow[]; has_more: boolean }> {
   const where: SQL[] = [eq(jobs.tenant, tenant)];
   if (opts.status) where.push(eq(jobs.status, opts.status));
+  if (opts.optimizer) {
+    where.push(sql`${jobs.spec}->'optimizer'->>'name' = ${opts.optimizer}`);
+  }
   if (opts.after !== undefined) {
     if (!isUuid(opts.after)) return { data: [], has_more: false };
     where.push(sql`(${jobs.createdAt}, ${jobs.id}) < (

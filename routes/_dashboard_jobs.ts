@@ -29,14 +29,6 @@ export interface JobFilters {
 /** Jobs per dashboard page. */
 export const JOBS_PER_PAGE = 25;
 
-/**
- * Most rows one page reads while filtering by optimizer. listJobs filters by
- * status only, so the optimizer is matched here, and a bound keeps a page
- * with few matches from reading the whole table: past it, the page ends
- * early and its "older" link continues from where it stopped.
- */
-export const MAX_SCANNED = 500;
-
 /** One page of the list. `next` is the cursor of the page after it, if any. */
 export interface JobListView {
   jobs: JobView[];
@@ -80,34 +72,13 @@ export async function listJobViews(
     jobs: await Promise.all(rows.map((r) => view(db, r))),
     next,
   });
-  const { status, optimizer } = filters;
-  if (!optimizer) {
-    const page = await listJobs(db, tenant, {
-      status,
-      after: filters.after,
-      limit: JOBS_PER_PAGE,
-    });
-    return done(page.data, page.has_more ? page.data.at(-1)?.id : undefined);
-  }
-  const picked: JobRow[] = [];
-  let after = filters.after;
-  let scanned = 0;
-  for (;;) {
-    const page = await listJobs(db, tenant, { status, after, limit: 100 });
-    for (const row of page.data) {
-      if (optimizerOf(row.spec) === optimizer) {
-        // A match past a full page: there is a next page, from the last shown.
-        if (picked.length === JOBS_PER_PAGE) {
-          return done(picked, picked.at(-1)!.id);
-        }
-        picked.push(row);
-      }
-      after = row.id;
-      scanned++;
-    }
-    if (!page.has_more) return done(picked);
-    if (scanned >= MAX_SCANNED) return done(picked, after);
-  }
+  const page = await listJobs(db, tenant, {
+    status: filters.status,
+    optimizer: filters.optimizer,
+    after: filters.after,
+    limit: JOBS_PER_PAGE,
+  });
+  return done(page.data, page.has_more ? page.data.at(-1)?.id : undefined);
 }
 
 /** `tenant`'s job `id`, or undefined (also for an id that is no uuid). */

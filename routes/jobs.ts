@@ -31,6 +31,7 @@ import {
   findUploadedDataset,
 } from "./_job_admission.ts";
 import { ApiJobCreateBody, ApiJobSpecOutput } from "./_api_job_spec.ts";
+import { OPTIMIZER_NAMES } from "../src/engine/spec.ts";
 import {
   JobErrorSchema,
   JobProgressSchema,
@@ -166,6 +167,9 @@ const list = createRoute({
   request: {
     query: z.object({
       status: z.enum(JOB_STATUSES).optional(),
+      optimizer: z.enum(OPTIMIZER_NAMES).optional().openapi({
+        description: "only jobs whose spec names this optimizer",
+      }),
       after: z.string().max(200).optional().openapi({
         description: "cursor: the id of the last job of the previous page",
       }),
@@ -283,7 +287,7 @@ export function jobRoutes({ db, options }: AppDeps) {
       return c.json(await withSecret(job), created ? 201 : 200);
     })
     .openapi(list, async (c) => {
-      const { status, after, limit } = c.req.valid("query");
+      const { status, optimizer, after, limit } = c.req.valid("query");
       if (after !== undefined && !isUuid(after)) {
         throw validationError([{
           path: "after",
@@ -294,6 +298,7 @@ export function jobRoutes({ db, options }: AppDeps) {
       }
       const page = await listJobs(db, c.get("tenant"), {
         status,
+        optimizer,
         after,
         limit,
       });

@@ -2262,6 +2262,8 @@ export interface operations {
         parameters: {
             query?: {
                 status?: "queued" | "running" | "cancelling" | "succeeded" | "failed" | "cancelled";
+                /** @description only jobs whose spec names this optimizer */
+                optimizer?: "sgd" | "adamw" | "ngd" | "fngd" | "kfac" | "shampoo" | "eva";
                 /** @description cursor: the id of the last job of the previous page */
                 after?: string;
                 limit?: number;

@@ -83,6 +83,33 @@ Deno.test("jobs API", async (t) => {
       );
     });
 
+    await t.step("optimizer filter matches the spec's optimizer", async () => {
+      const res = await postJob(
+        api,
+        syntheticJob({ optimizer: { name: "adamw", lr: 0.001 } }),
+      );
+      assert.equal(res.status, 201);
+      const adamw = (await res.json()).id;
+      const only = await (await api.call("/v1/jobs?optimizer=adamw")).json();
+      assert.deepEqual(only.data.map((j: { id: string }) => j.id), [adamw]);
+      // Every other job of this tenant was created with the default, fngd.
+      const all = await (await api.call("/v1/jobs?limit=100")).json();
+      const fngd = await (await api.call("/v1/jobs?optimizer=fngd&limit=100"))
+        .json();
+      assert.ok(fngd.data.length >= 1);
+      assert.deepEqual(
+        fngd.data.map((j: { id: string }) => j.id),
+        all.data.map((j: { id: string }) => j.id).filter((id: string) =>
+          id !== adamw
+        ),
+      );
+      await problem(
+        await api.call("/v1/jobs?optimizer=lbfgs"),
+        400,
+        "validation_failed",
+      );
+    });
+
     await t.step("missing or wrong key is 401 with a challenge", async () => {
       const none = await api.call("/v1/jobs", { key: null });
       assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="fngd"');
