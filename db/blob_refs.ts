@@ -124,9 +124,9 @@ export async function releaseRefs(
 }
 
 /**
- * SQL for the tail of a referencing statement: given a CTE `released(sha256)`
- * of references given up (one row per reference), drops them and selects
- * the blobs left with none, as `collectable`.
+ * SQL for the `dropped` CTE of a referencing statement: given a CTE
+ * `released(sha256)` of references given up (one row per reference), drops
+ * them; {@link referenceOutcomeSql} then selects what is left with none.
  */
 export function releasedRefsSql() {
   return sql`dropped as (
@@ -136,6 +136,30 @@ export function releasedRefsSql() {
       where blobs.sha256 = r.sha256
       returning blobs.sha256, blobs.refs
     )`;
+}
+
+/**
+ * The final select of a referencing statement with CTEs `saved` and
+ * `dropped`: whether its row was written, and the blobs left with no
+ * reference, comma-joined (read it with {@link referenceOutcome}).
+ */
+export function referenceOutcomeSql() {
+  return sql`select exists (select 1 from saved) as saved,
+    (select string_agg(sha256, ',') from dropped where refs = 0)
+      as collectable`;
+}
+
+/** The row {@link referenceOutcomeSql} selects. */
+export type ReferenceOutcomeRow = {
+  saved: boolean;
+  collectable: string | null;
+};
+
+/** {@link commitBlobs}' view of a {@link ReferenceOutcomeRow}. */
+export function referenceOutcome(
+  row: ReferenceOutcomeRow,
+): { saved: boolean; collectable: string[] } {
+  return { saved: row.saved, collectable: row.collectable?.split(",") ?? [] };
 }
 
 /** Current reference count of `sha256` (0 when it has no row). */

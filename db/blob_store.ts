@@ -116,3 +116,17 @@ export async function readBlob(
   }
   return out;
 }
+
+/** {@link BlobStore.put} for any store: stage, commit, and always clean up. */
+export async function putByStaging(
+  store: Pick<BlobStore, "stage">,
+  content: ReadableStream<Uint8Array>,
+): Promise<BlobRef> {
+  const staged = await store.stage(content);
+  try {
+    await staged.commit();
+  } finally {
+    await staged.discard();
+  }
+  return { sha256: staged.sha256, size: staged.size };
+}

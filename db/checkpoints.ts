@@ -7,7 +7,13 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { Queryable } from "./client.ts";
 import { type JobLease, leaseCte } from "./_lease.ts";
-import { commitBlobs, releasedRefsSql } from "./blob_refs.ts";
+import {
+  commitBlobs,
+  referenceOutcome,
+  type ReferenceOutcomeRow,
+  referenceOutcomeSql,
+  releasedRefsSql,
+} from "./blob_refs.ts";
 import {
   type BlobStore,
   bytesStream,
@@ -70,9 +76,7 @@ export async function saveCheckpoint(
     ? JSON.stringify(extras.model.modelJson)
     : null;
   return await commitBlobs(db, store, staged, async () => {
-    const [row] = await db.execute<
-      { saved: boolean; collectable: string | null }
-    >(
+    const [row] = await db.execute<ReferenceOutcomeRow>(
       sql`
       with ${leaseCte(lease)}, kept as (
         -- The older rows that stay beside the new one.
@@ -119,14 +123,9 @@ export async function saveCheckpoint(
           ${m?.sha256 ?? null}::text])
         where not exists (select 1 from saved)
       ), ${releasedRefsSql()}
-      select exists (select 1 from saved) as saved,
-        (select string_agg(sha256, ',') from dropped where refs = 0)
-          as collectable`,
+      ${referenceOutcomeSql()}`,
     );
-    return {
-      saved: row.saved,
-      collectable: row.collectable?.split(",") ?? [],
-    };
+    return referenceOutcome(row);
   });
 }
 

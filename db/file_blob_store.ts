@@ -12,6 +12,7 @@ import {
   BlobNotFoundError,
   type BlobRef,
   type BlobStore,
+  putByStaging,
   type StagedBlob,
 } from "./blob_store.ts";
 
@@ -59,14 +60,8 @@ export class FileBlobStore implements BlobStore {
     };
   }
 
-  async put(content: ReadableStream<Uint8Array>): Promise<BlobRef> {
-    const staged = await this.stage(content);
-    try {
-      await staged.commit();
-    } finally {
-      await staged.discard();
-    }
-    return { sha256: staged.sha256, size: staged.size };
+  put(content: ReadableStream<Uint8Array>): Promise<BlobRef> {
+    return putByStaging(this, content);
   }
 
   async get(sha256: string): Promise<ReadableStream<Uint8Array>> {

@@ -7,7 +7,13 @@ import { eq, sql } from "drizzle-orm";
 import type { Queryable } from "./client.ts";
 import { type JobLease, leaseCte } from "./_lease.ts";
 import { jsonParam } from "./_rows.ts";
-import { commitBlobs, releasedRefsSql } from "./blob_refs.ts";
+import {
+  commitBlobs,
+  referenceOutcome,
+  type ReferenceOutcomeRow,
+  referenceOutcomeSql,
+  releasedRefsSql,
+} from "./blob_refs.ts";
 import { type BlobStore, bytesStream } from "./blob_store.ts";
 import { type JobModelRow, jobModels } from "./schema.ts";
 
@@ -25,9 +31,7 @@ export async function saveJobModel(
 ): Promise<boolean> {
   const staged = await store.stage(bytesStream(weightData));
   return await commitBlobs(db, store, [staged], async () => {
-    const [row] = await db.execute<
-      { saved: boolean; collectable: string | null }
-    >(
+    const [row] = await db.execute<ReferenceOutcomeRow>(
       sql`
       with ${leaseCte(lease)}, previous as (
         select weights_sha256 from job_models
@@ -47,14 +51,9 @@ export async function saveJobModel(
         union all
         select ${staged.sha256}::text where not exists (select 1 from saved)
       ), ${releasedRefsSql()}
-      select exists (select 1 from saved) as saved,
-        (select string_agg(sha256, ',') from dropped where refs = 0)
-          as collectable`,
+      ${referenceOutcomeSql()}`,
     );
-    return {
-      saved: row.saved,
-      collectable: row.collectable?.split(",") ?? [],
-    };
+    return referenceOutcome(row);
   });
 }
 

@@ -115,10 +115,19 @@ export async function rawExchange(
     await writing;
   }
   const elapsedMs = performance.now() - start;
-  const text = decode(chunks);
+  return { ...parseResponse(decode(chunks)), elapsedMs, closed };
+}
+
+/**
+ * A raw HTTP/1.1 response's status, headers and de-chunked body; no status
+ * when the text holds no complete header block.
+ */
+export function parseResponse(
+  text: string,
+): { status?: number; headers: Headers; body: string } {
   const split = text.indexOf("\r\n\r\n");
   const headers = new Headers();
-  if (split < 0) return { headers, body: "", elapsedMs, closed };
+  if (split < 0) return { headers, body: "" };
   const [statusLine, ...headerLines] = text.slice(0, split).split("\r\n");
   for (const line of headerLines) {
     const at = line.indexOf(":");
@@ -136,11 +145,5 @@ export async function rawExchange(
     }
     body = out;
   }
-  return {
-    status: Number(statusLine.split(" ")[1]),
-    headers,
-    body,
-    elapsedMs,
-    closed,
-  };
+  return { status: Number(statusLine.split(" ")[1]), headers, body };
 }

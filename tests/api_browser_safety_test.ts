@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ApiHarness, postJob, startApi, syntheticJob } from "./_api.ts";
+import { parseResponse } from "./_raw_http.ts";
 
 /** A parsed raw HTTP response. */
 interface RawResponse {
@@ -39,27 +40,8 @@ async function rawRequest(
     const bytes = new Uint8Array(
       await new Response(conn.readable).arrayBuffer(),
     );
-    const text = new TextDecoder().decode(bytes);
-    const split = text.indexOf("\r\n\r\n");
-    const [statusLine, ...headerLines] = text.slice(0, split).split("\r\n");
-    const headers = new Headers();
-    for (const line of headerLines) {
-      const at = line.indexOf(":");
-      headers.append(line.slice(0, at).trim(), line.slice(at + 1).trim());
-    }
-    let body = text.slice(split + 4);
-    if (headers.get("transfer-encoding") === "chunked") {
-      let out = "";
-      for (;;) {
-        const eol = body.indexOf("\r\n");
-        const size = parseInt(body.slice(0, eol), 16);
-        if (!size) break;
-        out += body.slice(eol + 2, eol + 2 + size);
-        body = body.slice(eol + 2 + size + 2);
-      }
-      body = out;
-    }
-    return { status: Number(statusLine.split(" ")[1]), headers, body };
+    const parsed = parseResponse(new TextDecoder().decode(bytes));
+    return { ...parsed, status: parsed.status ?? 0 };
   } finally {
     try {
       conn.close();

@@ -3,33 +3,7 @@ import assert from "node:assert/strict";
 import { getDataset, readDatasetContent } from "../db/mod.ts";
 import { sha256Hex } from "../routes/_sha256.ts";
 import { KEY_B, postJob, startApi, syntheticJob } from "./_api.ts";
-
-/** An IDX file of unsigned bytes with the given dims. */
-function idx(dims: number[], fill: (i: number) => number): Uint8Array {
-  const count = dims.reduce((a, b) => a * b, 1);
-  const out = new Uint8Array(4 + 4 * dims.length + count);
-  const view = new DataView(out.buffer);
-  out[2] = 0x08;
-  out[3] = dims.length;
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
-  for (let i = 0; i < count; i++) out[4 + 4 * dims.length + i] = fill(i);
-  return out;
-}
-
-async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
-    .pipeThrough(new CompressionStream("gzip"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-function form(fields: Record<string, string | Uint8Array>): FormData {
-  const fd = new FormData();
-  for (const [k, v] of Object.entries(fields)) {
-    if (typeof v === "string") fd.append(k, v);
-    else fd.append(k, new Blob([v as Uint8Array<ArrayBuffer>]), `${k}.bin`);
-  }
-  return fd;
-}
+import { form, gzip, idx } from "./_uploads.ts";
 
 const IMAGES = idx([6, 4, 4], (i) => (i * 7) % 256);
 const LABELS = idx([6], (i) => i % 3);

@@ -4,33 +4,7 @@ import assert from "node:assert/strict";
 import { claimNextJob, saveJobModel } from "../db/mod.ts";
 import { KEY_A, KEY_B, postJob, startApi, syntheticJob } from "./_api.ts";
 import { leaseOf } from "./_db.ts";
-
-/** A small dense model saved the way the engine's export saves one. */
-async function savedModel() {
-  const model = tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [4], units: 5, activation: "relu" }),
-      tf.layers.dense({ units: 3 }),
-    ],
-  });
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler((a) => {
-    artifacts = a;
-    return Promise.resolve({
-      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
-    });
-  }));
-  const modelJson = {
-    format: "layers-model",
-    modelTopology: artifacts!.modelTopology,
-    weightsManifest: [{
-      paths: ["weights.bin"],
-      weights: artifacts!.weightSpecs,
-    }],
-  };
-  const weightData = new Uint8Array(artifacts!.weightData as ArrayBuffer);
-  return { model, modelJson, weightData };
-}
+import { savedModel } from "./_saved_model.ts";
 
 Deno.test("GET /v1/jobs/{id}/model loads with tf.loadLayersModel", async (t) => {
   const api = await startApi();

@@ -184,6 +184,8 @@ export interface SiteCapture {
   positions: number;
   /** `inputs` transposed, filled on first use (linear_site.ts). */
   inputsT?: tf.Tensor2D;
+  /** `[inputs, 1]`, the bias's input column appended, filled on first use. */
+  withOnes?: tf.Tensor2D;
 }
 
 /** A gradient-shaped direction for one site; no `bias` for a bias-less site. */

@@ -35,6 +35,18 @@ function inputsTransposed(cap: SiteCapture): tf.Tensor2D {
   return cap.inputsT;
 }
 
+/**
+ * `[A, 1]`, computed once per capture: K-FAC's factor update and its
+ * capture-first direction both need it in the same step.
+ */
+function inputsWithOnes(cap: SiteCapture): tf.Tensor2D {
+  cap.withOnes ??= tf.concat(
+    [cap.inputs, tf.ones([cap.inputs.shape[0], 1])],
+    1,
+  );
+  return cap.withOnes;
+}
+
 /** Mean-loss gradient `A^T e` (SGD's direction; `c = 1/M` in FNGD terms). */
 function meanGradient(cap: SiteCapture, e: tf.Tensor2D): SiteGrad {
   return {
@@ -125,7 +137,7 @@ function kfacFactors(
   m: number,
 ): { a: tf.Tensor2D; g: tf.Tensor2D } {
   const rows = cap.inputs.shape[0];
-  const aug = tf.concat([cap.inputs, tf.ones([rows, 1])], 1);
+  const aug = inputsWithOnes(cap);
   return {
     a: tf.div(matMulT(aug, aug, true, false), rows),
     g: tf.mul(matMulT(e, e, true, false), m),
@@ -171,8 +183,10 @@ function kfacDirection(
   if (a * a * rows + rows * g * g >= a * a * g + a * g * g) {
     return kfacPrecondition(meanGradient(cap, e), aInv, gInv);
   }
-  const x = tf.concat([cap.inputs, tf.ones([rows, 1])], 1);
-  const w = tf.matMul(matMulT(aInv, x, false, true), tf.matMul(e, gInv));
+  const w = tf.matMul(
+    matMulT(aInv, inputsWithOnes(cap), false, true),
+    tf.matMul(e, gInv),
+  );
   const fanIn = a - 1;
   return {
     kernel: tf.slice(w, [0, 0], [fanIn, -1]) as tf.Tensor2D,
