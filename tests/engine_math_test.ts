@@ -6,9 +6,14 @@ import {
   choleskyInverse,
   choleskySolve,
   choleskyWithJitter,
+  conjugateGradientSolve,
   NotPositiveDefinite,
 } from "../src/engine/linalg.ts";
-import { solveSmwCoefficients } from "../src/engine/smw.ts";
+import {
+  cgIterationBound,
+  chooseSmwSolver,
+  solveSmwCoefficients,
+} from "../src/engine/smw.ts";
 import { extractPatches } from "../src/engine/layers/conv2d.ts";
 import { patchGeometry } from "../src/engine/layers/geometry.ts";
 import { gramMatrix } from "../src/engine/layers/linear_site.ts";
@@ -85,6 +90,73 @@ Deno.test("solveSmwCoefficients solves (K / lambda + M I) c = 1 with lambda = al
   for (let i = 0; i < m; i++) sys[i * m + i] += m;
   const expected = gaussSolve(sys, new Float64Array(m).fill(1), m);
   assert.ok(relativeError(sol.coefficients, expected) < 1e-6);
+});
+
+Deno.test("conjugateGradientSolve agrees with Gaussian elimination, and reports a missed target", () => {
+  const n = 30;
+  const a = randomSpd(n, 11);
+  const rng = new Rng(12);
+  const b = Float64Array.from({ length: n }, () => rng.normal());
+  const sol = conjugateGradientSolve(a, n, b, 200, 1e-12);
+  assert.ok(sol !== undefined);
+  assert.ok(relativeError(sol.x, gaussSolve(a, b, n)) < 1e-9);
+  // Two iterations cannot reach 1e-12 on a spread spectrum.
+  assert.equal(conjugateGradientSolve(a, n, b, 2, 1e-12), undefined);
+  const nan = a.slice();
+  nan[0] = NaN;
+  assert.equal(conjugateGradientSolve(nan, n, b, 200, 1e-12), undefined);
+});
+
+/** A batch-128 Gram matrix shaped like a dense layer's: `(A A^T + 1) o (E E^T)`. */
+function layerGram(m: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const a = Float64Array.from({ length: m * 20 }, () => rng.normal());
+  const e = Float64Array.from({ length: m * 6 }, () => rng.normal() * 0.01);
+  const k = new Float32Array(m * m);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < m; j++) {
+      let aa = 1, ee = 0;
+      for (let t = 0; t < 20; t++) aa += a[i * 20 + t] * a[j * 20 + t];
+      for (let t = 0; t < 6; t++) ee += e[i * 6 + t] * e[j * 6 + t];
+      k[i * m + j] = aa * ee;
+    }
+  }
+  return k;
+}
+
+Deno.test("solveSmwCoefficients by CG matches the float64 direct solve at batch 128", () => {
+  const m = 128;
+  const k = layerGram(m, 13);
+  for (const alpha of [1, 0.3]) {
+    assert.equal(chooseSmwSolver(m, alpha), "cg");
+    const sol = solveSmwCoefficients(k, m, alpha);
+    assert.equal(sol.solver, "cg");
+    let norm = 0;
+    for (const v of k) norm += v * v;
+    const lambda = alpha * Math.sqrt(norm) / m;
+    const sys = Float64Array.from(k, (v) => v / lambda);
+    for (let i = 0; i < m; i++) sys[i * m + i] += m;
+    const expected = gaussSolve(sys, new Float64Array(m).fill(1), m);
+    assert.ok(relativeError(sol.coefficients, expected) < 1e-6);
+    const direct = solveSmwCoefficients(k, m, alpha, "cholesky");
+    assert.equal(direct.solver, "cholesky");
+    assert.ok(relativeError(sol.coefficients, direct.coefficients) < 1e-6);
+  }
+});
+
+Deno.test("the CG bound follows the condition number 1 + 1/alpha, and small damping or batches take Cholesky", () => {
+  // alpha = 1: k <= 2, rate (sqrt 2 - 1)/(sqrt 2 + 1) = 0.1716 per iteration.
+  const bound = cgIterationBound(1);
+  const rate = (Math.SQRT2 - 1) / (Math.SQRT2 + 1);
+  assert.ok(2 * Math.SQRT2 * rate ** bound <= 1e-10);
+  assert.ok(2 * Math.SQRT2 * rate ** (bound - 1) > 1e-10);
+  assert.ok(cgIterationBound(0.01) > cgIterationBound(0.1));
+  assert.equal(chooseSmwSolver(128, 0.01), "cholesky");
+  assert.equal(chooseSmwSolver(12, 1), "cholesky");
+  assert.equal(
+    solveSmwCoefficients(layerGram(128, 14), 128, 0.01).solver,
+    "cholesky",
+  );
 });
 
 Deno.test("solveSmwCoefficients tends to 1/M as damping grows and handles K = 0", () => {

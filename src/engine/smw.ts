@@ -3,7 +3,11 @@
  * `c = (K / lambda + M I)^-1 1` with `lambda = alpha * ||K||_F / M`, so that
  * `U c = lambda (F + lambda I)^-1 gbar` is the natural-gradient direction.
  */
-import { choleskySolve, choleskyWithJitter, frobeniusNorm } from "./linalg.ts";
+import {
+  choleskySolve,
+  choleskyWithJitter,
+  conjugateGradientSolve,
+} from "./linalg.ts";
 import { EngineError } from "./types.ts";
 
 /** Coefficients of one (batch, layer), with how they were obtained. */
@@ -14,6 +18,42 @@ export interface SmwSolution {
   /** Diagonal jitter added to the system (0 when none was needed). */
   jitter: number;
   retries: number;
+  /** How the system was solved (see {@link chooseSmwSolver}). */
+  solver: SmwSolver;
+}
+
+/** Conjugate gradients, or a Cholesky factorization. */
+export type SmwSolver = "cg" | "cholesky";
+
+/**
+ * The relative residual CG must reach. The system's condition number k is
+ * small (see {@link cgIterationBound}), so the coefficients' relative error
+ * is at most k times this, far below the float32 they are stored in.
+ */
+export const CG_TOLERANCE = 1e-10;
+
+/**
+ * CG iterations that guarantee {@link CG_TOLERANCE}. `||K||_2 <= ||K||_F =
+ * M lambda / alpha`, so the system `K / lambda + M I` has its eigenvalues
+ * in `[M, M (1 + 1/alpha)]` and condition number `k <= 1 + 1/alpha`; CG's
+ * residual falls by `2 sqrt(k) ((sqrt k - 1) / (sqrt k + 1))^i` in i
+ * iterations. At the default damping (alpha = 1, k <= 2): 15.
+ */
+export function cgIterationBound(alpha: number): number {
+  const root = Math.sqrt(1 + 1 / alpha);
+  const rate = Math.log((root + 1) / (root - 1));
+  return Math.ceil(Math.log((2 * root) / CG_TOLERANCE) / rate);
+}
+
+/**
+ * CG where its guaranteed iterations (one `M^2` product each) cost less
+ * than a Cholesky factorization (`M^3 / 3`): at batch 128 with alpha = 1,
+ * 15 products against about 43, and the factorization's square roots and
+ * dependent loads besides. Small damping (alpha below about 0.2 at batch
+ * 128) makes the bound too weak, and small batches make Cholesky cheap.
+ */
+export function chooseSmwSolver(m: number, alpha: number): SmwSolver {
+  return 3 * cgIterationBound(alpha) < m ? "cg" : "cholesky";
 }
 
 /**
@@ -21,11 +61,29 @@ export interface SmwSolution {
  * @throws {EngineError} `non_finite_coefficients` when K or c is not finite.
  */
 export function solveSmwCoefficients(
-  gram: ArrayLike<number>,
+  gram: Float32Array,
   m: number,
   alpha: number,
+  solver: SmwSolver = chooseSmwSolver(m, alpha),
 ): SmwSolution {
-  const norm = frobeniusNorm(gram);
+  // One pass: the raw Gram's Frobenius norm, and its symmetric part
+  // (float32 Gram matrices from the backend can differ in the last bit).
+  const system = new Float64Array(m * m);
+  let squares = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < i; j++) {
+      const upper = gram[j * m + i];
+      const lower = gram[i * m + j];
+      squares += lower * lower + upper * upper;
+      const v = 0.5 * (lower + upper);
+      system[i * m + j] = v;
+      system[j * m + i] = v;
+    }
+    const d = gram[i * m + i];
+    squares += d * d;
+    system[i * m + i] = d;
+  }
+  const norm = Math.sqrt(squares);
   if (!Number.isFinite(norm)) {
     throw new EngineError(
       "non_finite_coefficients",
@@ -39,21 +97,25 @@ export function solveSmwCoefficients(
       lambda: 0,
       jitter: 0,
       retries: 0,
+      solver,
     };
   }
   const lambda = (alpha * norm) / m;
-  const system = new Float64Array(m * m);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j <= i; j++) {
-      // Symmetrise: float32 Gram matrices from the backend can differ in the last bit.
-      const v = 0.5 * (gram[i * m + j] + gram[j * m + i]) / lambda;
-      system[i * m + j] = v;
-      system[j * m + i] = v;
-    }
-    system[i * m + i] += m;
-  }
-  const { factor, jitter, retries } = choleskyWithJitter(system, m);
-  const c = choleskySolve(factor, m, new Float64Array(m).fill(1));
+  const scale = 1 / lambda;
+  for (let i = 0; i < system.length; i++) system[i] *= scale;
+  for (let i = 0; i < m; i++) system[i * m + i] += m;
+  const ones = new Float64Array(m).fill(1);
+  const iterative = solver === "cg"
+    ? conjugateGradientSolve(
+      system,
+      m,
+      ones,
+      cgIterationBound(alpha) + 5,
+      CG_TOLERANCE,
+    )
+    : undefined;
+  const direct = iterative ? undefined : choleskyWithJitter(system, m);
+  const c = iterative?.x ?? choleskySolve(direct!.factor, m, ones);
   const coefficients = new Float32Array(m);
   for (let i = 0; i < m; i++) {
     if (!Number.isFinite(c[i])) {
@@ -64,5 +126,12 @@ export function solveSmwCoefficients(
     }
     coefficients[i] = c[i];
   }
-  return { coefficients, lambda, jitter, retries };
+  return {
+    coefficients,
+    lambda,
+    jitter: direct?.jitter ?? 0,
+    retries: direct?.retries ?? 0,
+    // A CG run that missed its target (rounding, or an indefinite K) fell back.
+    solver: iterative ? "cg" : "cholesky",
+  };
 }

@@ -147,12 +147,17 @@ export class SmwOptimizer extends BaseOptimizer {
       this.schedule.stalenessSamples ?? 0,
     );
     // fngd needs each solved pair's diagonal (its drift reference), and in
-    // inverse-free epochs every pair's when it checks drift.
-    const watch = this.schedule.everyStep
-      ? []
-      : inverseFree
-      ? (this.schedule.auto || probe ? this.sites : missing)
-      : missing;
+    // inverse-free epochs every pair's when it checks drift. A pair solved
+    // now at one position per sample reads it off its Gram instead, which
+    // saves the kernels of a second pass over the inputs.
+    const fromGram = (s: WeightSite) =>
+      missing.includes(s) && ctx.captures[s.index].positions === 1;
+    const watch =
+      (this.schedule.everyStep
+        ? []
+        : inverseFree && (this.schedule.auto || probe)
+        ? this.sites
+        : missing).filter((s) => !fromGram(s));
     const diagonalOf = (s: WeightSite) =>
       s.math.gramDiagonal(ctx.captures[s.index], ctx.outGrads[s.index], ctx.m);
     const gramOf = (s: WeightSite) =>
@@ -166,6 +171,14 @@ export class SmwOptimizer extends BaseOptimizer {
       watch.forEach((s, j) =>
         diagonals.set(s.index, host[missing.length + j].slice())
       );
+      if (!this.schedule.everyStep) {
+        missing.filter(fromGram).forEach((s) =>
+          diagonals.set(
+            s.index,
+            gramDiagonalOf(host[missing.indexOf(s)], ctx.m),
+          )
+        );
+      }
       missing.forEach((s, j) =>
         this.#solve(ctx, s, host[j], diagonals.get(s.index))
       );
@@ -337,4 +350,17 @@ export class SmwOptimizer extends BaseOptimizer {
     for (const c of this.#columns.values()) c.dispose();
     this.#columns.clear();
   }
+}
+
+/**
+ * The Gram-diagonal proxy of a pair with one position per sample, read off
+ * its host Gram: there `sum_t (||a_it||^2 + 1) ||e_it||^2` is sample i's
+ * squared gradient norm, `K_ii / M^2` (K holds the unscaled per-sample
+ * gradients; e is mean-scaled).
+ */
+function gramDiagonalOf(gram: Float32Array, m: number): Float32Array {
+  const d = new Float32Array(m);
+  const m2 = m * m;
+  for (let i = 0; i < m; i++) d[i] = gram[i * m + i] / m2;
+  return d;
 }
