@@ -39,6 +39,9 @@ export interface MlpBenchOptions {
   rounds: number;
   /** Comma-separated optimizer names. */
   optimizers: string;
+  /** sgd and fngd run again on this many threads (data-parallel) when above 1. */
+  threads: number;
+  batchSize: number;
   /** The command line for the report. */
   command: string;
   out?: string;
@@ -91,7 +94,11 @@ const OPTIMIZERS: Record<string, OptimizerSpec> = {
   },
 };
 
-function specWith(optimizer: OptimizerSpec, epochs: number): JobSpec {
+function specWith(
+  optimizer: OptimizerSpec,
+  epochs: number,
+  batchSize: number,
+): JobSpec {
   return JobSpec.parse({
     model: {
       input_shape: [784],
@@ -104,7 +111,7 @@ function specWith(optimizer: OptimizerSpec, epochs: number): JobSpec {
     dataset: { name: "fashion-mnist" },
     optimizer,
     epochs,
-    batch_size: 128,
+    batch_size: batchSize,
     seed: 42,
     validation_split: 0.1,
   });
@@ -118,13 +125,23 @@ function optimizerFor(label: string): OptimizerSpec {
   return { ...base, ...fields } as OptimizerSpec;
 }
 
+/** The row name of `name` on `threads` threads: `sgd`, or `sgd@2`. */
+function threadedName(name: string, threads: number): string {
+  return threads > 1 ? `${name}@${threads}` : name;
+}
+
 async function runEngine(
-  name: string,
+  label: string,
   data: Dataset,
   epochs: number,
+  batchSize: number,
+  threads = 1,
 ): Promise<Row> {
   const epochsSeen: EpochEventData[] = [];
-  const result = await train(specWith(optimizerFor(name), epochs), data, {
+  const name = threadedName(label, threads);
+  const spec = specWith(optimizerFor(label), epochs, batchSize);
+  const result = await train(spec, data, {
+    threads,
     onEvent: (e) => {
       if (e.type === "epoch") {
         epochsSeen.push(e.data);
@@ -145,8 +162,12 @@ async function runEngine(
 }
 
 /** The same MLP and data through tf.LayersModel.fit, SGD with momentum. */
-async function runFit(data: Dataset, epochs: number): Promise<Row> {
-  const spec = specWith(OPTIMIZERS.sgd, epochs);
+async function runFit(
+  data: Dataset,
+  epochs: number,
+  batchSize: number,
+): Promise<Row> {
+  const spec = specWith(OPTIMIZERS.sgd, epochs, batchSize);
   const split = splitData(data, spec, [784], 10);
   const model = tf.sequential({
     layers: [
@@ -165,7 +186,7 @@ async function runFit(data: Dataset, epochs: number): Promise<Row> {
   for (let epoch = 1; epoch <= epochs; epoch++) {
     const t0 = performance.now();
     const h = await model.fit(x, y, {
-      batchSize: 128,
+      batchSize,
       epochs: 1,
       shuffle: true,
       verbose: 0,
@@ -175,7 +196,7 @@ async function runFit(data: Dataset, epochs: number): Promise<Row> {
     rows.push({
       epoch,
       phase: "train",
-      steps: Math.ceil(split.train.count / 128),
+      steps: Math.ceil(split.train.count / batchSize),
       seconds,
       train_loss: h.history.loss[0] as number,
       val_loss: null,
@@ -210,9 +231,14 @@ export async function benchMlp(opts: MlpBenchOptions): Promise<string> {
   for (let round = 1; round <= rounds; round++) {
     console.error(`round ${round} of ${rounds}`);
     for (const name of opts.optimizers.split(",")) {
-      set.record(await runEngine(name, full, epochs));
+      set.record(await runEngine(name, full, epochs, opts.batchSize));
+      if (opts.threads > 1 && (name === "sgd" || name === "fngd")) {
+        set.record(
+          await runEngine(name, full, epochs, opts.batchSize, opts.threads),
+        );
+      }
     }
-    set.record(await runFit(full, epochs));
+    set.record(await runFit(full, epochs, opts.batchSize));
   }
 
   const rows = set.rows;
@@ -221,7 +247,7 @@ export async function benchMlp(opts: MlpBenchOptions): Promise<string> {
   const ratio = (x: number) =>
     Number.isFinite(x / sgdEpoch) ? (x / sgdEpoch).toFixed(3) : "n/a";
   const lines = [
-    `# Fashion-MNIST MLP 784-256-128-10, batch 128, backend ${backend}`,
+    `# Fashion-MNIST MLP 784-256-128-10, batch ${opts.batchSize}, backend ${backend}`,
     "",
     `Command: \`${opts.command}\``,
     runLine({ samples: full.y.length, limit, epochs, rounds }),
@@ -244,6 +270,7 @@ export async function benchMlp(opts: MlpBenchOptions): Promise<string> {
     `- tf.LayersModel.fit epoch / our sgd epoch = ${
       (meanSeconds(fit) / sgdEpoch).toFixed(3)
     } (target >= 2)`,
+    ...threadLines(opts.threads, byName),
     ...rows.filter((r) => r.name.split(":")[0] === "kfac").map((r) =>
       `- ${r.name} epoch / fngd inverse_free epoch = ${
         ratioText(meanSeconds(r), meanSeconds(fngd, "inverse_free"))
@@ -262,4 +289,28 @@ export async function benchMlp(opts: MlpBenchOptions): Promise<string> {
   await Deno.writeTextFile(out, report);
   console.error(`wrote ${out}`);
   return out;
+}
+
+/**
+ * Data-parallel speed-ups: each phase's epoch on `threads` threads over its
+ * epoch on one (the target: <= 0.6 on two cores).
+ */
+function threadLines(
+  threads: number,
+  byName: (n: string) => Row | undefined,
+): string[] {
+  if (threads <= 1) return [];
+  const phases = [["sgd", "train"], ["fngd", "inversion"], [
+    "fngd",
+    "inverse_free",
+  ]] as const;
+  return phases.flatMap(([name, phase]) => {
+    const one = byName(name), many = byName(threadedName(name, threads));
+    if (!one || !many) return [];
+    return [
+      `- ${name} ${phase} epoch on ${threads} threads / on 1 = ${
+        ratioText(meanSeconds(many, phase), meanSeconds(one, phase))
+      } (target <= 0.6)`,
+    ];
+  });
 }

@@ -1,7 +1,9 @@
 /**
  * `deno task bench [--epochs 3] [--limit N] [--backend wasm] [--rounds 2]
  * [--optimizers sgd,fngd,...] [--out FILE]`: the Fashion-MNIST MLP
- * comparison, with `tf.LayersModel.fit` (bench/mlp.ts).
+ * comparison, with `tf.LayersModel.fit` (bench/mlp.ts); sgd and fngd also
+ * run data-parallel on `--threads` (default: every core) and
+ * `--batch-size` (default 128) sets the batch.
  *
  * `deno task bench --gram-memory [--batch 64] [--positions 64]`: the memory
  * of one Gram matrix per sequence site, in both forms (bench/gram_memory.ts).
@@ -81,6 +83,8 @@ const { values } = parseArgs({
     backend: { type: "string", default: "wasm" },
     optimizers: { type: "string" },
     rounds: { type: "string", default: "2" },
+    threads: { type: "string" },
+    "batch-size": { type: "string", default: "128" },
     out: { type: "string" },
     "results-dir": { type: "string" },
     config: { type: "string", multiple: true },
@@ -209,6 +213,9 @@ if (values.trial !== undefined) {
     rounds,
     optimizers: values.optimizers ??
       "sgd,fngd,ngd,kfac,kfac:factor_every=10:inv_every=100,adamw",
+    threads: positive("threads", values.threads) ??
+      navigator.hardwareConcurrency,
+    batchSize: positive("batch-size", values["batch-size"])!,
     command,
     out: values.out,
   });

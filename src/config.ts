@@ -271,6 +271,11 @@ const EnvSchema = z.object({
         BACKEND_NAMES.join(", ")
       }, got "${i.input}"`,
   }).default("wasm"),
+  // Threads per job: this one plus data-parallel shard workers. Default 1:
+  // measured on wasm, a batch-128 MLP step gains nothing from a second
+  // thread (XNNPACK repacks each fresh weight matrix per thread and call),
+  // and each shard holds its own copy of the training split.
+  FNGD_THREADS: intVar("FNGD_THREADS", 1, 64).default(1),
   FNGD_DATA_DIR: z.string().optional(),
   MAX_UPLOAD_BYTES: byteSize("MAX_UPLOAD_BYTES").default(64 * 1024 ** 2),
   MAX_BODY_BYTES: byteSize("MAX_BODY_BYTES").default(1024 ** 2),
@@ -339,6 +344,8 @@ export interface Config {
   checkpointsKept: number;
   maxAttempts: number;
   backend: BackendName;
+  /** Threads per training run (FNGD_THREADS): shards where the run allows. */
+  threads: number;
   fngdDataDir?: string;
   /** Largest dataset upload, in bytes. */
   maxUploadBytes: number;
@@ -426,6 +433,7 @@ export function loadConfig(
     checkpointsKept: e.CHECKPOINTS_KEPT,
     maxAttempts: e.MAX_ATTEMPTS,
     backend: e.FNGD_BACKEND,
+    threads: e.FNGD_THREADS,
     fngdDataDir: e.FNGD_DATA_DIR,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     maxBodyBytes: e.MAX_BODY_BYTES,

@@ -59,7 +59,7 @@ async function main(): Promise<number> {
     setTimeout(() => Deno.exit(1), ORPHAN_GRACE_MS);
   });
   log(
-    `started (backend ${config.backend}, lease ${config.leaseSeconds}s, blobs in ${blobs.location})`,
+    `started (backend ${config.backend}, ${config.threads} thread(s) per job, lease ${config.leaseSeconds}s, blobs in ${blobs.location})`,
   );
   // Blobs a crash left unreferenced; safe beside running writers.
   await sweepBlobs(db, blobs).then(
@@ -78,6 +78,7 @@ async function main(): Promise<number> {
       maxRunningPerTenant: config.maxRunningPerTenant,
       maxJobBytes: config.maxJobBytes,
       checkpointsKept: config.checkpointsKept,
+      threads: config.threads,
       shutdown: shutdown.signal,
       log,
     });

@@ -186,8 +186,38 @@ Deno.test("train CLI rejects bad input with readable messages and non-zero exits
         const r2 = await runCli([]);
         assert.equal(r2.code, 2);
         assert.match(r2.stderr, /--config is required/);
+        const r3 = await runCli(["--config", "x.json", "--threads", "0"]);
+        assert.equal(r3.code, 2);
+        assert.match(r3.stderr, /--threads must be an integer from 1 to 64/);
       },
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train CLI --threads 2 trains data-parallel to the same counters", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = join(dir, "job.json");
+    await Deno.writeTextFile(config, JSON.stringify(CONFIG));
+    const results = [];
+    for (const threads of ["1", "2"]) {
+      const { code, stdout, stderr } = await runCli([
+        "--config",
+        config,
+        "--threads",
+        threads,
+      ]);
+      assert.equal(code, 0, stderr);
+      const events = stdout.trim().split("\n").map((l) => JSON.parse(l));
+      // No "training on 1 thread" notice: this run can be split.
+      assert.equal(events.filter((e) => e.type === "log").length, 0);
+      results.push(events.at(-1).data);
+    }
+    assert.deepEqual(results[1].counters, results[0].counters);
+    const [a, b] = results.map((r) => r.final.train_loss);
+    assert.ok(Math.abs(a - b) < 1e-3 * a, `${a} vs ${b}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -52,6 +52,8 @@ export interface JobContext {
   maxJobBytes: number;
   /** Epoch checkpoints kept per job (CHECKPOINTS_KEPT); default 3. */
   checkpointsKept?: number;
+  /** Threads per run (FNGD_THREADS); default 1. */
+  threads?: number;
   /** Aborts when the worker shuts down; the job is then released, not failed. */
   shutdown: AbortSignal;
   log: (message: string) => void;
@@ -183,6 +185,7 @@ async function trainJob(
   };
   return await train(spec, data, {
     store,
+    threads: ctx.threads ?? 1,
     onEvent: reporter.onEvent,
     onCheckpoint: async (cp, exportModel) => {
       const started = performance.now();

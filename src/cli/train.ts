@@ -1,6 +1,6 @@
 /**
  * `deno task train --config job.json [--backend wasm|cpu|tensorflow|webgpu]
- * [--data-dir DIR] [--save-model DIR]`: trains with the engine and no
+ * [--data-dir DIR] [--save-model DIR] [--threads N]`: trains with the engine and no
  * database, printing one JSON event per line in the API's event shape.
  */
 import { parseArgs } from "node:util";
@@ -17,7 +17,7 @@ import { formatIssues } from "../engine/format_issues.ts";
 import { resolveDataset } from "../../workers/resolve_dataset.ts";
 
 const USAGE =
-  "usage: deno task train --config job.json [--backend wasm|cpu|tensorflow|webgpu] [--data-dir DIR] [--save-model DIR]";
+  "usage: deno task train --config job.json [--backend wasm|cpu|tensorflow|webgpu] [--data-dir DIR] [--save-model DIR] [--threads N]";
 
 /** A CLI failure with the message to print; exit code 2 for usage errors, 1 otherwise. */
 class CliError extends Error {
@@ -60,6 +60,7 @@ async function main(args: string[]): Promise<void> {
         backend: { type: "string", default: "wasm" },
         "data-dir": { type: "string" },
         "save-model": { type: "string" },
+        threads: { type: "string", default: "1" },
         help: { type: "boolean" },
       },
     }));
@@ -80,6 +81,13 @@ async function main(args: string[]): Promise<void> {
       2,
     );
   }
+  const threads = Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new CliError(
+      `--threads must be an integer from 1 to 64, got ${values.threads}`,
+      2,
+    );
+  }
   const configPath = resolve(values.config);
   const spec = await readConfig(configPath);
   const data = await resolveDataset(spec.dataset, {
@@ -90,6 +98,7 @@ async function main(args: string[]): Promise<void> {
   let seq = 0;
   const saveDir = values["save-model"];
   await train(spec, data, {
+    threads,
     onEvent: (e) => {
       seq += 1;
       console.log(

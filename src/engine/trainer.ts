@@ -15,7 +15,11 @@ import {
 import type { JobSpec } from "./spec.ts";
 export { SEED_STREAM } from "./rng.ts";
 import { SequentialModel } from "./model.ts";
-import type { ForwardPass, SiteCapture } from "./layers/mod.ts";
+import type { SiteCapture } from "./layers/mod.ts";
+import { stepGrads } from "./step_grads.ts";
+import { ShardPool } from "./parallel/shard_pool.ts";
+import { parallelStep } from "./parallel/parallel_step.ts";
+import { parallelBlocker } from "./parallel/eligibility.ts";
 import {
   createOptimizer,
   type Optimizer,
@@ -33,7 +37,6 @@ import {
 } from "./batches.ts";
 import { evaluateAsync, type Evaluation } from "./evaluate.ts";
 import { exportModel, type ModelArtifacts } from "./export.ts";
-import { meanLoss } from "./loss.ts";
 import { learningRateAt } from "./schedule.ts";
 import {
   defaultLearningRate,
@@ -68,6 +71,12 @@ export interface TrainOptions {
   stepEventIntervalMs?: number;
   /** Clock for seconds and throttling; tests may replace it. */
   now?: () => number;
+  /**
+   * Threads for one run's steps (default 1): this one plus `threads - 1`
+   * data-parallel shard workers (parallel/), where the run allows; a run
+   * that cannot says why in a `log` event and trains on one.
+   */
+  threads?: number;
 }
 
 export { meanCrossEntropy, meanLoss } from "./loss.ts";
@@ -127,6 +136,8 @@ class TrainingRun {
   #optimizer?: Optimizer;
   /** The optimizer's lr: the spec's, or the one the range test chose. */
   #lr = NaN;
+  /** Data-parallel shard workers, when the run trains on several threads. */
+  #pool?: ShardPool;
 
   constructor(
     readonly spec: JobSpec,
@@ -175,6 +186,7 @@ class TrainingRun {
       this.model.plain,
     );
     const startEpoch = resume ? this.#restore(resume) + 1 : 1;
+    this.#pool = await this.#startShards();
     let trainLoss = NaN;
     let val: Evaluation | undefined;
     let valBleu: number | undefined;
@@ -353,7 +365,21 @@ class TrainingRun {
       this.optimizer.setLearningRate(lr);
       await this.optimizer.beforeStep(epoch, batch);
       const before = { ...this.optimizer.counters };
-      const loss = await this.#step(this.optimizer, epoch, batch);
+      const loss = this.#pool
+        ? await parallelStep({
+          pool: this.#pool,
+          model: this.model,
+          loss: this.spec.loss,
+          split: this.split.train,
+          optimizer: this.optimizer,
+          epoch,
+          batch,
+          batches: this.plan.count,
+          start: this.plan.start(batch),
+          m: this.plan.size(batch),
+          seed: deriveSeed(this.spec.seed, SEED_STREAM.dropout, epoch, batch),
+        })
+        : await this.#step(this.optimizer, epoch, batch);
       await this.optimizer.afterStep();
       this.counters.steps += 1;
       for (const k of CURVATURE_COUNTERS) {
@@ -382,6 +408,45 @@ class TrainingRun {
       }
     }
     return lossSum / samples;
+  }
+
+  /**
+   * The shard workers for `threads > 1`, or undefined: one thread was
+   * asked for, or the run cannot be split (a `log` event says why).
+   */
+  async #startShards(): Promise<ShardPool | undefined> {
+    const threads = this.options.threads ?? 1;
+    if (threads <= 1) return undefined;
+    const blocker = parallelBlocker(
+      this.spec.model,
+      this.model,
+      this.optimizer,
+      this.spec.optimizer.name,
+    );
+    if (blocker) {
+      await this.emit({
+        type: "log",
+        data: {
+          level: "info",
+          message: `training on 1 thread, not ${threads}: ${blocker}`,
+        },
+      });
+      return undefined;
+    }
+    const t = this.split.train;
+    return await ShardPool.start(threads - 1, {
+      backend: "wasm",
+      model: this.spec.model,
+      seed: deriveSeed(this.spec.seed, SEED_STREAM.init),
+      loss: this.spec.loss,
+      split: {
+        x: t.x,
+        targets: t.targets,
+        count: t.count,
+        inputShape: t.inputShape,
+        targetWidth: t.targetWidth,
+      },
+    });
   }
 
   /**
@@ -487,34 +552,23 @@ class TrainingRun {
     const start = this.plan.start(batch);
     const m = this.plan.size(batch);
     let loss = NaN;
-    const captures: SiteCapture[] = [];
+    let captures: SiteCapture[] = [];
     // A scope, not tf.tidy: the host reads are asynchronous (webgpu can read
     // its buffers no other way), and a tidy cannot span an await. Steps run
     // one at a time, so every tensor made meanwhile is this step's.
     tf.engine().startScope();
     try {
       const { x: xb, y: yb } = this.split.train.rows(start, m);
-      const probes = this.model.probeShapes(m).map((s) => tf.zeros(s));
-      const sites = probes.length;
-      const pass: ForwardPass = {
-        mode: "train",
-        captures,
-        // Dropout masks from (seed, epoch, batch): a resume redraws them.
-        seed: deriveSeed(this.spec.seed, SEED_STREAM.dropout, epoch, batch),
-      };
-      // Plain parameters (batch norm) get their gradient from autograd
-      // with the probes'; without them this is the probes alone.
-      const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
-        meanLoss(
-          this.spec.loss,
-          this.model.forward(xb, { ...pass, probes: ps.slice(0, sites) }),
-          yb,
-          xb,
-        )
-      )([...probes, ...this.model.plain.map((p) => p.variable)]);
-      const outGrads = grads.slice(0, sites).map((g, i) =>
-        tf.reshape(g, [-1, this.model.trainable[i].units]) as tf.Tensor2D
+      // Dropout masks from (seed, epoch, batch): a resume redraws them.
+      const grads = stepGrads(
+        this.model,
+        this.spec.loss,
+        xb,
+        yb,
+        deriveSeed(this.spec.seed, SEED_STREAM.dropout, epoch, batch),
       );
+      captures = grads.captures;
+      const { value, outGrads } = grads;
       let read = false;
       const ctx: StepContext = {
         epoch,
@@ -523,7 +577,7 @@ class TrainingRun {
         m,
         captures,
         outGrads,
-        plainGrads: grads.slice(sites),
+        plainGrads: grads.plainGrads,
         readHost: async (tensors) => {
           if (read) {
             if (tensors.length === 0) return [];
@@ -590,6 +644,7 @@ class TrainingRun {
   }
 
   dispose(): void {
+    this.#pool?.close();
     this.#optimizer?.dispose();
     this.model.dispose();
   }

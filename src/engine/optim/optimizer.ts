@@ -18,6 +18,7 @@ import type {
   StalenessEventData,
 } from "../types.ts";
 import type { UpdateRule } from "./update_rules.ts";
+import type { ShardWeights } from "../parallel/shard_messages.ts";
 
 /**
  * Host copies of tensors: at once where the backend reads synchronously,
@@ -61,7 +62,33 @@ export interface StepContext {
    * {@link afterRead}: the trainer's reads are asynchronous.
    */
   readHost(tensors: tf.Tensor[]): HostRead;
+  /**
+   * Data-parallel steps only: the batch's direction per site, its shards'
+   * parts added up. With a plan that did not gather, `captures` and
+   * `outGrads` are this thread's shard alone and this is the only way to
+   * the batch's direction.
+   */
+  shards?: ShardReduction;
 }
+
+/** How a data-parallel step adds up its shards' parts of a direction. */
+export interface ShardReduction {
+  /**
+   * Per site `sum_i c_i g_i` over the batch, for `c` per site (the
+   * coefficients of all M samples), or `"mean"`: the mean gradient.
+   */
+  directions(weights: ShardWeights): SiteGrad[] | Promise<SiteGrad[]>;
+}
+
+/**
+ * What a data-parallel step asks of its shards up front: either each
+ * shard's part of the direction with these per-sample weights (nothing
+ * else is needed), or the whole batch's captures and output gradients
+ * gathered, for steps that solve from Gram matrices.
+ */
+export type ShardPlan =
+  | { gather: false; weights: ShardWeights }
+  | { gather: true };
 
 /** Counters every optimizer keeps; only SMW and K-FAC ever increase them. */
 export type CurvatureCounters = Omit<Counters, "steps">;
@@ -81,6 +108,12 @@ export interface Optimizer {
   step(ctx: StepContext): void | Promise<void>;
   /** Async work after a step (e.g. persisting new coefficients). */
   afterStep(): Promise<void>;
+  /**
+   * The shard plan of step (epoch, batch), after `beforeStep`; absent for
+   * optimizers that cannot run data-parallel (they precondition from
+   * whole-batch factors, which the shards would have to gather each step).
+   */
+  shardPlan?(epoch: number, batch: number, batches: number): ShardPlan;
   /** Makes all state that later epochs need durable; called before checkpoints. */
   flush(): Promise<void>;
   /** Summary of the coefficients solved during `epoch`, or undefined when none were. */
@@ -196,7 +229,17 @@ export abstract class BaseOptimizer implements Optimizer {
 
 /** First-order optimizers (`sgd`, `adamw`): the mean gradient through an update rule. */
 export class FirstOrderOptimizer extends BaseOptimizer {
-  step(ctx: StepContext): void {
+  shardPlan(): ShardPlan {
+    return { gather: false, weights: "mean" };
+  }
+
+  step(ctx: StepContext): void | Promise<void> {
+    if (ctx.shards) {
+      return afterRead(
+        ctx.shards.directions("mean"),
+        (dirs) => this.apply(dirs, ctx.plainGrads),
+      );
+    }
     this.apply(
       this.sites.map((s) =>
         s.math.meanGradient(ctx.captures[s.index], ctx.outGrads[s.index])

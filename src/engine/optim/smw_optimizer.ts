@@ -15,7 +15,12 @@ import type {
   Phase,
   StalenessEventData,
 } from "../types.ts";
-import { afterRead, BaseOptimizer, type StepContext } from "./optimizer.ts";
+import {
+  afterRead,
+  BaseOptimizer,
+  type ShardPlan,
+  type StepContext,
+} from "./optimizer.ts";
 import type { UpdateRule } from "./update_rules.ts";
 import {
   directionCosine,
@@ -94,8 +99,8 @@ export class SmwOptimizer extends BaseOptimizer {
     if (this.schedule.everyStep || this.#isInversionEpoch(epoch)) return;
     for (const s of this.sites) {
       const key = `${batch}:${s.index}`;
-      // The store is read only for what the backend cache lacks (e.g. after a resume).
-      if (this.#columns.has(key)) continue;
+      // The store is read only for what the cache lacks (e.g. after a resume).
+      if (this.#solved.has(key)) continue;
       const entry = await this.store.get(batch, s.index, epoch);
       if (!entry) continue;
       this.#fresh[s.index] = entry.coefficients;
@@ -127,7 +132,7 @@ export class SmwOptimizer extends BaseOptimizer {
     const keyOf = (s: WeightSite) => `${ctx.batch}:${s.index}`;
     const missing = this.sites.filter((s) =>
       this.#fresh[s.index] === undefined &&
-      !(inverseFree && this.#columns.has(keyOf(s)))
+      !(inverseFree && this.#solved.has(keyOf(s)))
     );
     if (missing.length > 0 && inverseFree && !this.#warnedMissing) {
       // A store that lost rows (e.g. an in-memory store after a restart) costs a re-solve, never a wrong step.
@@ -186,7 +191,15 @@ export class SmwOptimizer extends BaseOptimizer {
         return this.#checkDrift(ctx, missing, diagonals, probe, gramOf);
       }
     });
-    return afterRead(checked, () => {
+    // A promise that resolves to a promise settles with the inner one.
+    return afterRead(checked, (): void | Promise<void> => {
+      if (ctx.shards) {
+        const c = this.sites.map((s) => this.#coefficients(ctx.batch, s)!);
+        return afterRead(
+          ctx.shards.directions(c),
+          (dirs) => this.apply(dirs, ctx.plainGrads),
+        );
+      }
       const dirs: SiteGrad[] = this.sites.map((s) =>
         s.math.weightedGradient(
           ctx.captures[s.index],
@@ -195,7 +208,32 @@ export class SmwOptimizer extends BaseOptimizer {
         )
       );
       this.apply(dirs, ctx.plainGrads);
-    });
+    }) as void | Promise<void>;
+  }
+
+  /** This step's host coefficients of `s`: solved or loaded now, or cached. */
+  #coefficients(batch: number, s: WeightSite): Float32Array | undefined {
+    return this.#fresh[s.index] ?? this.#solved.get(`${batch}:${s.index}`)?.c;
+  }
+
+  /**
+   * Data-parallel steps: shards send their parts of the direction straight
+   * away when every pair's coefficients are cached and nothing needs the
+   * whole batch (no drift check, no probe); otherwise they gather it.
+   */
+  shardPlan(
+    epoch: number,
+    batch: number,
+    batches: number,
+  ): ShardPlan {
+    const s = this.schedule;
+    if (
+      s.everyStep || this.#isInversionEpoch(epoch) || s.auto ||
+      isProbeBatch(batch, batches, s.stalenessSamples ?? 0)
+    ) return { gather: true };
+    const c = this.sites.map((site) => this.#coefficients(batch, site));
+    if (c.some((v) => v === undefined)) return { gather: true };
+    return { gather: false, weights: c as Float32Array[] };
   }
 
   /**

@@ -1,0 +1,156 @@
+/**
+ * One data-parallel training step. The batch's rows are cut into one range
+ * per thread; this thread is shard 0 and the workers the rest. Every shard
+ * runs forward and backward from the same weights, its output gradients
+ * scaled to the whole batch's mean loss, so the parts of a direction add up
+ * to the single-thread direction (up to float rounding).
+ *
+ * What crosses threads each step: the weights (out), and back either each
+ * shard's part of the direction (SGD, and FNGD epochs that reuse cached
+ * coefficients) or its captures and output gradients, which this thread
+ * joins into the whole batch for the Gram matrices, solves, and then asks
+ * the shards for their parts of the weighted direction.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { HostSplit } from "../batches.ts";
+import type { SiteCapture, SiteGrad } from "../layers/mod.ts";
+import type { SequentialModel } from "../model.ts";
+import type {
+  Optimizer,
+  ShardReduction,
+  StepContext,
+} from "../optim/optimizer.ts";
+import type { LossName } from "../spec_fields.ts";
+import { stepGrads } from "../step_grads.ts";
+import {
+  type HostCapture,
+  type HostSiteGrad,
+  shardRanges,
+  type ShardWeights,
+} from "./shard_messages.ts";
+import { addHostDirections, partialDirections } from "./shard_math.ts";
+import type { ShardPool, Stepped } from "./shard_pool.ts";
+
+/** What a parallel step needs of the run. */
+export interface ParallelStepInput {
+  pool: ShardPool;
+  model: SequentialModel;
+  loss: LossName;
+  split: HostSplit;
+  optimizer: Optimizer;
+  epoch: number;
+  batch: number;
+  batches: number;
+  /** The batch's first row and size. */
+  start: number;
+  m: number;
+  /** The step's dropout seed. */
+  seed: number;
+}
+
+/** Runs one step over the pool; resolves with the batch's mean loss. */
+export async function parallelStep(input: ParallelStepInput): Promise<number> {
+  const { pool, model, optimizer, m } = input;
+  // Never a shard without rows: a last batch smaller than the pool uses fewer.
+  const ranges = shardRanges(m, Math.min(pool.size + 1, m));
+  const remote = ranges.slice(1);
+  const plan = optimizer.shardPlan!(input.epoch, input.batch, input.batches);
+  const weights = [...model.variables().values()].map((v) =>
+    v.dataSync() as Float32Array
+  );
+  const stepped = remote.map(([lo, hi], i) =>
+    input.pool.step(i, {
+      weights,
+      start: input.start,
+      m,
+      lo,
+      hi,
+      seed: input.seed,
+      ...(plan.gather ? {} : { weights_of_samples: plan.weights }),
+      gather: plan.gather,
+    })
+  );
+  const [lo0, hi0] = ranges[0];
+  let local: SiteCapture[] = [];
+  tf.engine().startScope();
+  try {
+    const { x, y } = input.split.rows(input.start + lo0, hi0 - lo0);
+    const g = stepGrads(model, input.loss, x, y, input.seed, (hi0 - lo0) / m);
+    local = g.captures;
+    // This thread's part while the shards work on theirs.
+    const early = plan.gather ? undefined : partialDirections(
+      model.trainable,
+      local,
+      g.outGrads,
+      plan.weights,
+      m,
+      lo0,
+      hi0,
+    );
+    const answers = await Promise.all(stepped);
+    const localLoss = g.value.dataSync()[0] * (hi0 - lo0);
+    const loss = answers.reduce((sum, a) => sum + a.loss_sum, localLoss) / m;
+    const localPart = (w: ShardWeights): SiteGrad[] =>
+      partialDirections(model.trainable, local, g.outGrads, w, m, lo0, hi0);
+    const shards: ShardReduction = {
+      directions(w) {
+        if (early && !plan.gather && w === plan.weights) {
+          return sum(early, answers.map((a) => a.direction!));
+        }
+        const parts = remote.map((_, i) => pool.direction(i, w));
+        const mine = localPart(w);
+        return Promise.all(parts).then((p) => sum(mine, p));
+      },
+    };
+    const whole = plan.gather
+      ? joinCaptures(local, g.outGrads, answers)
+      : { captures: local, outGrads: g.outGrads };
+    const ctx: StepContext = {
+      epoch: input.epoch,
+      batch: input.batch,
+      batches: input.batches,
+      m,
+      ...whole,
+      plainGrads: g.plainGrads,
+      readHost: (tensors) => tensors.map((t) => t.dataSync() as Float32Array),
+      shards,
+    };
+    await optimizer.step(ctx);
+    return loss;
+  } finally {
+    tf.engine().endScope();
+    for (const c of local) c.inputs.dispose();
+  }
+}
+
+function sum(mine: SiteGrad[], parts: HostSiteGrad[][]): SiteGrad[] {
+  return parts.reduce((acc, p) => addHostDirections(acc, p), mine);
+}
+
+/** The whole batch's captures and output gradients, shard 0's rows first. */
+function joinCaptures(
+  local: SiteCapture[],
+  outGrads: tf.Tensor2D[],
+  answers: Stepped[],
+): { captures: SiteCapture[]; outGrads: tf.Tensor2D[] } {
+  const upload = (c: HostCapture) =>
+    tf.tensor(c.inputs.data, c.inputs.shape as [number, number]);
+  return {
+    captures: local.map((c, i) => ({
+      inputs: tf.concat([
+        c.inputs,
+        ...answers.map((a) => upload(a.captures![i])),
+      ]) as tf.Tensor2D,
+      positions: c.positions,
+    })),
+    outGrads: outGrads.map((e, i) =>
+      tf.concat([
+        e,
+        ...answers.map((a) => {
+          const g = a.captures![i].outGrad;
+          return tf.tensor2d(g, [g.length / e.shape[1], e.shape[1]]);
+        }),
+      ])
+    ),
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * Data-parallel training (src/engine/parallel/) against the single-thread
+ * run: real shard workers, each with its own wasm backend. The two runs add
+ * the same per-sample terms in a different order, so they agree to float
+ * rounding (small nets without many ReLU kinks stay close over epochs).
+ */
+import assert from "node:assert/strict";
+import { initBackend, type JobSpec } from "../src/engine/mod.ts";
+import { shardRanges } from "../src/engine/parallel/shard_messages.ts";
+import { ShardPool } from "../src/engine/parallel/shard_pool.ts";
+import { relativeError, specFor, TEST_LR, trainRecording } from "./_engine.ts";
+
+const FNGD = {
+  name: "fngd",
+  lr: TEST_LR.fngd,
+  momentum: 0.9,
+  damping: 1,
+  staleness_samples: 1,
+} as const;
+
+/** The final weights and result of `spec` on `threads` threads. */
+async function run(spec: JobSpec, threads: number) {
+  await initBackend("wasm");
+  let weights: Record<string, Float32Array> = {};
+  const { result, events } = await trainRecording(spec, {
+    threads,
+    onCheckpoint: (cp) => {
+      weights = Object.fromEntries(
+        Object.entries(cp.weights).map(([k, v]) => [k, v.data]),
+      );
+      return Promise.resolve();
+    },
+  });
+  const logs = events.flatMap((e) => e.type === "log" ? [e.data.message] : []);
+  return { weights, result, logs };
+}
+
+async function assertSameRun(spec: JobSpec, tolerance: number) {
+  const one = await run(spec, 1);
+  const two = await run(spec, 2);
+  assert.deepEqual(two.logs.filter((m) => /thread/.test(m)), []);
+  assert.deepEqual(Object.keys(two.weights), Object.keys(one.weights));
+  for (const [name, w] of Object.entries(one.weights)) {
+    const err = relativeError(two.weights[name], w);
+    assert.ok(err < tolerance, `${name}: relative error ${err}`);
+  }
+  // The same solves and Gram matrices, counted once per (batch, layer).
+  assert.deepEqual(two.result.counters, one.result.counters);
+  const l1 = one.result.final.train_loss, l2 = two.result.final.train_loss;
+  assert.ok(Math.abs(l1 - l2) <= tolerance * Math.abs(l1), `${l1} vs ${l2}`);
+}
+
+Deno.test("shardRanges cuts rows into contiguous ranges differing by at most one", () => {
+  assert.deepEqual(shardRanges(10, 3), [[0, 4], [4, 7], [7, 10]]);
+  assert.deepEqual(shardRanges(128, 2), [[0, 64], [64, 128]]);
+  assert.deepEqual(shardRanges(1, 1), [[0, 1]]);
+});
+
+for (
+  const [label, optimizer] of [
+    ["sgd", { name: "sgd", lr: TEST_LR.sgd, momentum: 0.9 }],
+    ["adamw", { name: "adamw", lr: TEST_LR.adamw }],
+    ["fngd (inversion, inverse-free and probe steps)", FNGD],
+    ["fngd refresh auto", { ...FNGD, refresh: "auto" }],
+    ["ngd", { name: "ngd", lr: TEST_LR.ngd, momentum: 0.9, damping: 1 }],
+  ] as const
+) {
+  Deno.test(`two threads train a dense net as one does: ${label}`, async () => {
+    await assertSameRun(specFor("dense", optimizer), 1e-4);
+  });
+}
+
+Deno.test("two threads train a conv net as one does: fngd", async () => {
+  await assertSameRun(specFor("conv", FNGD), 1e-4);
+});
+
+Deno.test("a last batch smaller than the pool steps on fewer shards", async () => {
+  // 72 training rows in batches of 71: the second batch has one row.
+  await assertSameRun(specFor("dense", FNGD, { batch_size: 71 }), 1e-4);
+});
+
+Deno.test("runs that cannot be split train on one thread and say why", async (t) => {
+  const cases = [
+    [
+      "kfac",
+      specFor("dense", { name: "kfac", lr: TEST_LR.kfac }),
+      /kfac preconditions with whole-batch factors/,
+    ],
+    [
+      "batch norm",
+      specFor("residual", { name: "sgd", lr: TEST_LR.sgd }, { epochs: 1 }),
+      /batch normalization/,
+    ],
+    [
+      "dropout",
+      specFor("dense", { name: "sgd", lr: TEST_LR.sgd }, {
+        epochs: 1,
+        model: {
+          input_shape: [12],
+          layers: [
+            { type: "dense", units: 8, activation: "tanh" },
+            { type: "dropout", rate: 0.25 },
+            { type: "dense", units: 4 },
+          ],
+        },
+      }),
+      /dropout draws one mask per batch/,
+    ],
+  ] as const;
+  for (const [label, spec, why] of cases) {
+    await t.step(label, async () => {
+      const one = await run(spec, 1);
+      const two = await run(spec, 2);
+      assert.equal(two.logs.length, one.logs.length + 1);
+      assert.match(two.logs.find((m) => /thread/.test(m))!, why);
+      // The one-thread path, unchanged: identical weights.
+      for (const [name, w] of Object.entries(one.weights)) {
+        assert.deepEqual(two.weights[name], w);
+      }
+    });
+  }
+});
+
+Deno.test("a shard that fails to start fails the pool instead of hanging", async () => {
+  const spec = specFor("dense", FNGD);
+  await assert.rejects(
+    ShardPool.start(1, {
+      backend: "tensorflow",
+      model: spec.model,
+      seed: 1,
+      loss: spec.loss,
+      split: {
+        x: new Float32Array(12),
+        count: 1,
+        inputShape: [12],
+        targetWidth: 12,
+      },
+    }),
+    /data-parallel shard failed: .*tensorflow/,
+  );
+});
