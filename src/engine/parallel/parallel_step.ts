@@ -94,7 +94,7 @@ export async function parallelStep(input: ParallelStepInput): Promise<number> {
       partialDirections(model.trainable, local, g.outGrads, w, m, lo0, hi0);
     const shards: ShardReduction = {
       directions(w) {
-        if (early && !plan.gather && w === plan.weights) {
+        if (early && !plan.gather && sameWeights(w, plan.weights)) {
           return sum(early, answers.map((a) => a.direction!));
         }
         const parts = remote.map((_, i) => pool.direction(i, w));
@@ -121,6 +121,12 @@ export async function parallelStep(input: ParallelStepInput): Promise<number> {
     tf.engine().endScope();
     for (const c of local) c.inputs.dispose();
   }
+}
+
+/** Whether `a` asks for the parts already computed for `b` (the same arrays). */
+function sameWeights(a: ShardWeights, b: ShardWeights): boolean {
+  if (a === "mean" || b === "mean") return a === b;
+  return a.length === b.length && a.every((c, i) => c === b[i]);
 }
 
 function sum(mine: SiteGrad[], parts: HostSiteGrad[][]): SiteGrad[] {
