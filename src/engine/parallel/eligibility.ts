@@ -16,7 +16,7 @@ export function parallelBlocker(
 ): string | undefined {
   const backend = tf.getBackend();
   if (backend !== "wasm") {
-    return `the ${backend} backend runs its kernels on its own threads or device`;
+    return `shards run the wasm backend only (single-threaded under Deno), not ${backend}`;
   }
   if (!optimizer.shardPlan) {
     return `${optimizerName} preconditions with whole-batch factors, which every shard would have to gather each step`;
