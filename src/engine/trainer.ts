@@ -18,7 +18,7 @@ import { SequentialModel } from "./model.ts";
 import type { SiteCapture } from "./layers/mod.ts";
 import { stepGrads } from "./step_grads.ts";
 import { ShardPool } from "./parallel/shard_pool.ts";
-import { inputGramSite, parallelStep } from "./parallel/parallel_step.ts";
+import { parallelStep } from "./parallel/parallel_step.ts";
 import { parallelBlocker } from "./parallel/eligibility.ts";
 import {
   createOptimizer,
@@ -378,7 +378,6 @@ class TrainingRun {
           start: this.plan.start(batch),
           m: this.plan.size(batch),
           seed: deriveSeed(this.spec.seed, SEED_STREAM.dropout, epoch, batch),
-          inputGram: inputGramSite(this.spec.model),
         })
         : await this.#step(this.optimizer, epoch, batch);
       await this.optimizer.afterStep();

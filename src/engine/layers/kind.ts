@@ -186,12 +186,6 @@ export interface SiteCapture {
   inputsT?: tf.Tensor2D;
   /** `[inputs, 1]`, the bias's input column appended, filled on first use. */
   withOnes?: tf.Tensor2D;
-  /**
-   * `inputs inputs^T + 1` (M x M), when known ahead: a data-parallel shard
-   * computes it for a first dense layer, whose inputs are the data itself.
-   * One position per sample only.
-   */
-  inputsGram?: tf.Tensor2D;
 }
 
 /** A gradient-shaped direction for one site; no `bias` for a bias-less site. */

@@ -98,8 +98,7 @@ export function gramMatrix(
 ): tf.Tensor2D {
   const m2 = m * m; // e is mean-scaled: E E^T (per-sample) = m^2 e e^T
   if (cap.positions === 1) {
-    const aa = cap.inputsGram ??
-      tf.add(tf.matMul(cap.inputs, inputsTransposed(cap)), 1);
+    const aa = tf.add(tf.matMul(cap.inputs, inputsTransposed(cap)), 1);
     const ee = matMulT(e, e, false, true);
     return tf.mul(tf.mul(aa, ee), m2);
   }

@@ -21,7 +21,6 @@ import type {
   StepContext,
 } from "../optim/optimizer.ts";
 import type { LossName } from "../spec_fields.ts";
-import type { ModelSpec } from "../spec.ts";
 import { stepGrads } from "../step_grads.ts";
 import {
   type HostCapture,
@@ -47,11 +46,6 @@ export interface ParallelStepInput {
   m: number;
   /** The step's dropout seed. */
   seed: number;
-  /**
-   * Whether site 0 is a dense layer on the data itself, whose Gram factor
-   * `X X^T + 1` a shard can compute for the whole batch (inputGramSite).
-   */
-  inputGram: boolean;
 }
 
 /** Runs one step over the pool; resolves with the batch's mean loss. */
@@ -74,9 +68,6 @@ export async function parallelStep(input: ParallelStepInput): Promise<number> {
       seed: input.seed,
       ...(plan.gather ? {} : { weights_of_samples: plan.weights }),
       gather: plan.gather,
-      // The first shard takes it: it has the data, and its rows are as
-      // many as this thread's.
-      input_gram: plan.gather && input.inputGram && i === 0,
     })
   );
   const [lo0, hi0] = ranges[0];
@@ -112,7 +103,7 @@ export async function parallelStep(input: ParallelStepInput): Promise<number> {
       },
     };
     const whole = plan.gather
-      ? joinCaptures(local, g.outGrads, answers, m)
+      ? joinCaptures(local, g.outGrads, answers)
       : { captures: local, outGrads: g.outGrads };
     const ctx: StepContext = {
       epoch: input.epoch,
@@ -147,11 +138,9 @@ function joinCaptures(
   local: SiteCapture[],
   outGrads: tf.Tensor2D[],
   answers: Stepped[],
-  m: number,
 ): { captures: SiteCapture[]; outGrads: tf.Tensor2D[] } {
   const upload = (c: HostCapture) =>
     tf.tensor(c.inputs.data, c.inputs.shape as [number, number]);
-  const inputGram = answers[0]?.input_gram;
   return {
     captures: local.map((c, i) => ({
       inputs: tf.concat([
@@ -159,9 +148,6 @@ function joinCaptures(
         ...answers.map((a) => upload(a.captures![i])),
       ]) as tf.Tensor2D,
       positions: c.positions,
-      ...(i === 0 && inputGram
-        ? { inputsGram: tf.tensor2d(inputGram, [m, m]) }
-        : {}),
     })),
     outGrads: outGrads.map((e, i) =>
       tf.concat([
@@ -173,13 +159,4 @@ function joinCaptures(
       ])
     ),
   };
-}
-
-/**
- * Whether a model's first weight site is a dense layer applied to the data
- * itself (rank-1 inputs), so that its inputs' Gram factor depends on the
- * data alone.
- */
-export function inputGramSite(spec: ModelSpec): boolean {
-  return spec.layers[0]?.type === "dense" && spec.input_shape.length === 1;
 }

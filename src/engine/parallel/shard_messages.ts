@@ -66,11 +66,6 @@ export type ToShard =
     weights_of_samples?: ShardWeights;
     /** Send the captures and output gradients back. */
     gather: boolean;
-    /**
-     * Also compute `X X^T + 1` of the whole batch's inputs (M x M): the
-     * first site's Gram factor when it is a dense layer on the data.
-     */
-    input_gram?: boolean;
   }
   | {
     /** A partial direction from the last step's captures. */
@@ -88,7 +83,6 @@ export type FromShard =
     loss_sum: number;
     direction?: HostSiteGrad[];
     captures?: HostCapture[];
-    input_gram?: Float32Array;
   }
   | { type: "direction"; direction: HostSiteGrad[] };
 

@@ -114,16 +114,13 @@ async function handle(msg: ToShard): Promise<void> {
             outGrad: g.outGrads[i].dataSync() as Float32Array,
           }))
           : undefined;
-        const inputGram = msg.input_gram
-          ? batchInputGram(r.split, msg.start, msg.m)
-          : undefined;
         captures = g.captures;
         for (const c of captures) {
           if (c.inputsT) tf.keep(c.inputsT);
           if (c.withOnes) tf.keep(c.withOnes);
         }
         outGrads = g.outGrads.map((e) => tf.keep(e));
-        return { lossSum, dirs, gathered, inputGram };
+        return { lossSum, dirs, gathered };
       });
       last = { captures, outGrads, m: msg.m, lo: msg.lo, hi: msg.hi };
       send(
@@ -132,7 +129,6 @@ async function handle(msg: ToShard): Promise<void> {
           loss_sum: out.lossSum,
           ...(out.dirs ? { direction: out.dirs } : {}),
           ...(out.gathered ? { captures: out.gathered } : {}),
-          ...(out.inputGram ? { input_gram: out.inputGram } : {}),
         },
         transferables(out.dirs),
       );
@@ -161,20 +157,6 @@ async function handle(msg: ToShard): Promise<void> {
       replica?.model.dispose();
       self.close();
   }
-}
-
-/**
- * `X X^T + 1` of rows [start, start + m) of the split's inputs, flattened:
- * data only, so a shard can compute it for the whole batch while the run's
- * thread works on its own rows.
- */
-function batchInputGram(
-  split: HostSplit,
-  start: number,
-  m: number,
-): Float32Array {
-  const x = tf.reshape(split.rows(start, m).x, [m, -1]) as tf.Tensor2D;
-  return tf.add(tf.matMul(x, tf.transpose(x)), 1).dataSync() as Float32Array;
 }
 
 // One message at a time, in order: a step's direction request follows it.
