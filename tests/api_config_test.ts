@@ -88,3 +88,16 @@ Deno.test("FNGD_BACKEND accepts exactly the engine's backends", () => {
     /FNGD_BACKEND must be one of wasm, cpu, tensorflow, webgpu/,
   );
 });
+
+Deno.test("FNGD_THREADS defaults to 1 and takes an integer from 1 to 64", () => {
+  assert.equal(loadConfig({}).threads, 1);
+  assert.equal(loadConfig({ FNGD_THREADS: "2" }).threads, 2);
+  for (const bad of ["0", "65", "two"]) {
+    assert.throws(
+      () => loadConfig({ FNGD_THREADS: bad }),
+      new RegExp(
+        `FNGD_THREADS must be an integer between 1 and 64, got "${bad}"`,
+      ),
+    );
+  }
+});

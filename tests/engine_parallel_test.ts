@@ -5,10 +5,23 @@
  * rounding (small nets without many ReLU kinks stay close over epochs).
  */
 import assert from "node:assert/strict";
-import { initBackend, type JobSpec } from "../src/engine/mod.ts";
+import {
+  type Checkpoint,
+  EngineError,
+  initBackend,
+  type JobSpec,
+  MemoryCoefficientStore,
+  train,
+} from "../src/engine/mod.ts";
 import { shardRanges } from "../src/engine/parallel/shard_messages.ts";
 import { ShardPool } from "../src/engine/parallel/shard_pool.ts";
-import { relativeError, specFor, TEST_LR, trainRecording } from "./_engine.ts";
+import {
+  dataFor,
+  relativeError,
+  specFor,
+  TEST_LR,
+  trainRecording,
+} from "./_engine.ts";
 
 const FNGD = {
   name: "fngd",
@@ -46,6 +59,7 @@ async function assertSameRun(spec: JobSpec, tolerance: number) {
   }
   // The same solves and Gram matrices, counted once per (batch, layer).
   assert.deepEqual(two.result.counters, one.result.counters);
+  assert.equal(ShardPool.live, 0, "every shard worker was terminated");
   const l1 = one.result.final.train_loss, l2 = two.result.final.train_loss;
   assert.ok(Math.abs(l1 - l2) <= tolerance * Math.abs(l1), `${l1} vs ${l2}`);
 }
@@ -138,4 +152,46 @@ Deno.test("a shard that fails to start fails the pool instead of hanging", async
     }),
     /data-parallel shard failed: .*tensorflow/,
   );
+});
+
+Deno.test("a two-thread fngd run resumed from its checkpoint reuses the stored coefficients and ends where the whole run ends", async () => {
+  await initBackend("wasm");
+  const spec = specFor("dense", FNGD);
+  const store = new MemoryCoefficientStore();
+  const checkpoints: Checkpoint[] = [];
+  const whole = await trainRecording(spec, {
+    threads: 2,
+    store,
+    onCheckpoint: (cp) => Promise.resolve(void checkpoints.push(cp)),
+  });
+  const resumed = await trainRecording(spec, {
+    threads: 2,
+    store,
+    resumeFrom: checkpoints[1],
+  });
+  // No re-solve: epoch 3 reuses epoch one's coefficients from the store.
+  assert.equal(resumed.result.counters.solves, whole.result.counters.solves);
+  assert.equal(
+    resumed.result.final.train_loss,
+    whole.result.final.train_loss,
+  );
+});
+
+Deno.test("cancelling a two-thread run stops it within a step and closes its shards", async () => {
+  await initBackend("wasm");
+  const spec = specFor("dense", FNGD, { epochs: 50 });
+  const controller = new AbortController();
+  await assert.rejects(
+    train(spec, dataFor(spec), {
+      threads: 2,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === "epoch") controller.abort();
+      },
+    }),
+    (e) =>
+      e instanceof EngineError && e.code === "cancelled" &&
+      /epoch 2,/.test(e.message),
+  );
+  assert.equal(ShardPool.live, 0, "every shard worker was terminated");
 });

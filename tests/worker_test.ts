@@ -15,6 +15,8 @@ import { summarizeJobCoefficients } from "../routes/_coefficient_summary.ts";
 import { createTestDb, type TestDb } from "./_db.ts";
 import { startWorker, untilTerminal } from "./_worker.ts";
 import { waitFor } from "./_process.ts";
+import { initBackend, JobSpec, train } from "../src/engine/mod.ts";
+import { makeSyntheticDataset } from "../src/engine/data/mod.ts";
 
 /** A small FNGD MLP on seeded synthetic vectors (2 trainable layers). */
 function mlpSpec(epochs: number, samples: number, batchSize = 64) {
@@ -102,6 +104,38 @@ Deno.test("a worker process trains a small FNGD job to succeeded", async () => {
     const model = await getJobModel(t.db, job.id);
     assert.ok(model?.weightsSize, "the model's weights went to the blob store");
     assert.equal(await t.blobs.exists(model.weightsSha256!), true);
+  } finally {
+    await worker.stop();
+    await t.close();
+  }
+});
+
+Deno.test("FNGD_THREADS=2: a worker trains data-parallel to what one thread gets", async () => {
+  const t = await createTestDb();
+  const worker = startWorker(t, { FNGD_THREADS: "2" });
+  try {
+    // tanh: a ReLU unit at its kink could send the two orders apart.
+    const spec = mlpSpec(3, 512);
+    spec.model.layers[0].activation = "tanh";
+    const { job } = await createJob(t.db, { tenant: "t", spec });
+    const done = await untilTerminal(t, job.id, 60_000);
+    assert.equal(done.status, "succeeded", worker.output());
+    assert.match(worker.output(), /2 thread\(s\) per job/);
+    const events = await listJobEvents(t.db, job.id, { limit: 1000 });
+    assert.deepEqual(
+      events.filter((e) => e.type === "log").map((e) => e.data.message),
+      [],
+    );
+    await initBackend("wasm");
+    const parsed = JobSpec.parse(spec);
+    const one = await train(
+      parsed,
+      makeSyntheticDataset(parsed.dataset as never),
+    );
+    const result = done.result as unknown as typeof one;
+    assert.deepEqual(result.counters, one.counters);
+    const [a, b] = [result.final.train_loss, one.final.train_loss];
+    assert.ok(Math.abs(a - b) <= 1e-4 * b, `${a} vs ${b}`);
   } finally {
     await worker.stop();
     await t.close();

@@ -68,7 +68,12 @@ function shardError(message: string): Error {
 
 /** Shard workers of one training run. */
 export class ShardPool {
-  private constructor(readonly shards: Shard[]) {}
+  /** Shard workers started and not yet closed, across pools (for tests and leaks). */
+  static live = 0;
+
+  private constructor(readonly shards: Shard[]) {
+    ShardPool.live += shards.length;
+  }
 
   /** Starts `count` workers, each with its replica of the model and data. */
   static async start(count: number, init: Init): Promise<ShardPool> {
@@ -103,7 +108,11 @@ export class ShardPool {
     return (answer as Extract<FromShard, { type: "direction" }>).direction;
   }
 
+  /** Terminates every shard; safe to call twice. */
   close(): void {
-    for (const s of this.shards) s.close();
+    for (const s of this.shards.splice(0)) {
+      s.close();
+      ShardPool.live -= 1;
+    }
   }
 }
