@@ -16,7 +16,10 @@ import {
 } from "../src/engine/smw.ts";
 import { extractPatches } from "../src/engine/layers/conv2d.ts";
 import { patchGeometry } from "../src/engine/layers/geometry.ts";
-import { gramMatrix } from "../src/engine/layers/linear_site.ts";
+import {
+  gramMatrix,
+  LINEAR_SITE_MATH,
+} from "../src/engine/layers/linear_site.ts";
 import { EngineError, initBackend } from "../src/engine/mod.ts";
 import { Rng } from "../src/engine/rng.ts";
 import { gaussSolve, relativeError } from "./_engine.ts";
@@ -256,5 +259,24 @@ Deno.test("conv Gram: per-sample and pairwise formulas agree with an explicit U^
     }
     assert.ok(relativeError(a, ref) < 1e-5, "per_sample");
     assert.ok(relativeError(b, ref) < 1e-5, "pairwise");
+  });
+});
+
+Deno.test("dense Gram by column blocks, as data-parallel shards compute it, joins into the whole Gram", async () => {
+  await initBackend("wasm");
+  const m = 10, k = 7, units = 3;
+  tf.tidy(() => {
+    const a = tf.randomNormal([m, k], 0, 1, "float32", 3) as tf.Tensor2D;
+    const e = tf.randomNormal([m, units], 0, 1, "float32", 4) as tf.Tensor2D;
+    const cap = { inputs: a, positions: 1 };
+    const whole = gramMatrix(cap, e, m).dataSync();
+    const blocks = [[0, 4], [4, 7], [7, 10]].map(([lo, hi]) =>
+      LINEAR_SITE_MATH.gramColumns!(cap, e, m, lo, hi)
+    );
+    const joined = tf.concat(blocks, 1).dataSync();
+    assert.ok(relativeError(joined, whole) < 1e-6);
+    // A capture that carries its Gram hands it back as it is.
+    const carried = { ...cap, gram: tf.concat(blocks, 1) as tf.Tensor2D };
+    assert.equal(gramMatrix(carried, e, m), carried.gram);
   });
 });

@@ -186,6 +186,8 @@ export interface SiteCapture {
   inputsT?: tf.Tensor2D;
   /** `[inputs, 1]`, the bias's input column appended, filled on first use. */
   withOnes?: tf.Tensor2D;
+  /** K itself, when data-parallel shards assembled it from their columns. */
+  gram?: tf.Tensor2D;
 }
 
 /** A gradient-shaped direction for one site; no `bias` for a bias-less site. */
@@ -210,6 +212,18 @@ export interface SiteMath {
   ): SiteGrad;
   /** The per-sample Gram matrix `K = U^T U` (M x M), bias included. */
   gram(cap: SiteCapture, e: tf.Tensor2D, m: number): tf.Tensor2D;
+  /**
+   * Columns [lo, hi) of K (M x (hi - lo)), for sites with one position per
+   * sample: data-parallel shards compute K a block of columns each. Absent
+   * where a block costs as much as the whole.
+   */
+  gramColumns?(
+    cap: SiteCapture,
+    e: tf.Tensor2D,
+    m: number,
+    lo: number,
+    hi: number,
+  ): tf.Tensor2D;
   /**
    * A per-sample proxy of K's diagonal, (M,), from row norms only:
    * `sum_t (||a_it||^2 + 1) ||e_it||^2` (no `+ 1` without a bias; `||a||` is

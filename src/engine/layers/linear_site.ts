@@ -96,6 +96,7 @@ export function gramMatrix(
   m: number,
   method?: GramMethod,
 ): tf.Tensor2D {
+  if (cap.gram) return cap.gram;
   const m2 = m * m; // e is mean-scaled: E E^T (per-sample) = m^2 e e^T
   if (cap.positions === 1) {
     const aa = tf.add(tf.matMul(cap.inputs, inputsTransposed(cap)), 1);
@@ -121,6 +122,25 @@ export function gramMatrix(
   const kw = matMulT(perSample, perSample, false, true);
   const kb = matMulT(biasGrads, biasGrads, false, true);
   return tf.mul(tf.add(kw, kb), m2);
+}
+
+/**
+ * Columns [lo, hi) of one position's Gram matrix:
+ * `(A A_h^T + 1) o (E E_h^T) M^2` with `A_h`, `E_h` rows [lo, hi).
+ */
+function gramColumns(
+  cap: SiteCapture,
+  e: tf.Tensor2D,
+  m: number,
+  lo: number,
+  hi: number,
+): tf.Tensor2D {
+  const rows = hi - lo;
+  const a = tf.slice(cap.inputs, [lo, 0], [rows, -1]);
+  const eh = tf.slice(e, [lo, 0], [rows, -1]);
+  const aa = tf.add(tf.matMul(cap.inputs, tf.transpose(a)), 1);
+  const ee = tf.matMul(e, tf.transpose(eh));
+  return tf.mul(tf.mul(aa, ee), m * m);
 }
 
 /**
@@ -214,6 +234,7 @@ export const LINEAR_SITE_MATH: SiteMath = {
   meanGradient,
   weightedGradient,
   gram: (cap, e, m) => gramMatrix(cap, e, m),
+  gramColumns,
   gramDiagonal,
   kfacSizes,
   kfacFactors,

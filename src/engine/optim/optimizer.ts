@@ -84,11 +84,12 @@ export interface ShardReduction {
  * What a data-parallel step asks of its shards up front: either each
  * shard's part of the direction with these per-sample weights (nothing
  * else is needed), or the whole batch's captures and output gradients
- * gathered, for steps that solve from Gram matrices.
+ * gathered, for steps that solve from Gram matrices; with `grams`, every
+ * site's Gram is needed, and the shards compute it a block of columns each.
  */
 export type ShardPlan =
   | { gather: false; weights: ShardWeights }
-  | { gather: true };
+  | { gather: true; grams: boolean };
 
 /** Counters every optimizer keeps; only SMW and K-FAC ever increase them. */
 export type CurvatureCounters = Omit<Counters, "steps">;

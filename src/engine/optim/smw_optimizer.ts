@@ -227,12 +227,15 @@ export class SmwOptimizer extends BaseOptimizer {
     batches: number,
   ): ShardPlan {
     const s = this.schedule;
+    // Solving every pair (or probing every pair) needs every Gram; auto
+    // refresh only the stale pairs', found once the diagonals are in.
     if (
-      s.everyStep || this.#isInversionEpoch(epoch) || s.auto ||
+      s.everyStep || this.#isInversionEpoch(epoch) ||
       isProbeBatch(batch, batches, s.stalenessSamples ?? 0)
-    ) return { gather: true };
+    ) return { gather: true, grams: true };
+    if (s.auto) return { gather: true, grams: false };
     const c = this.sites.map((site) => this.#coefficients(batch, site));
-    if (c.some((v) => v === undefined)) return { gather: true };
+    if (c.some((v) => v === undefined)) return { gather: true, grams: true };
     return { gather: false, weights: c as Float32Array[] };
   }
 

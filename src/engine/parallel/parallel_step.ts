@@ -28,7 +28,11 @@ import {
   shardRanges,
   type ShardWeights,
 } from "./shard_messages.ts";
-import { addHostDirections, partialDirections } from "./shard_math.ts";
+import {
+  addHostDirections,
+  hostTensor,
+  partialDirections,
+} from "./shard_math.ts";
 import type { ShardPool, Stepped } from "./shard_pool.ts";
 
 /** What a parallel step needs of the run. */
@@ -105,6 +109,9 @@ export async function parallelStep(input: ParallelStepInput): Promise<number> {
     const whole = plan.gather
       ? joinCaptures(local, g.outGrads, answers)
       : { captures: local, outGrads: g.outGrads };
+    if (plan.gather && plan.grams) {
+      await assembleGrams(pool, model, whole, ranges, m);
+    }
     const ctx: StepContext = {
       epoch: input.epoch,
       batch: input.batch,
@@ -131,6 +138,56 @@ function sameWeights(a: ShardWeights, b: ShardWeights): boolean {
 
 function sum(mine: SiteGrad[], parts: HostSiteGrad[][]): SiteGrad[] {
   return parts.reduce((acc, p) => addHostDirections(acc, p), mine);
+}
+
+/**
+ * Each site's Gram from blocks of columns, one block per shard (this
+ * thread's too, meanwhile), where the site's math has such blocks; the
+ * sites' captures then carry it (`SiteCapture.gram`). The Gram products are
+ * most of an inversion step's extra cost, which this splits.
+ */
+async function assembleGrams(
+  pool: ShardPool,
+  model: SequentialModel,
+  whole: { captures: SiteCapture[]; outGrads: tf.Tensor2D[] },
+  ranges: [number, number][],
+  m: number,
+): Promise<void> {
+  const sites = model.trainable.filter((s) =>
+    s.math.gramColumns && whole.captures[s.index].positions === 1
+  );
+  if (sites.length === 0 || ranges.length < 2) return;
+  const indices = sites.map((s) => s.index);
+  const host = sites.map((s) => ({
+    inputs: hostTensor(whole.captures[s.index].inputs),
+    outGrad: whole.outGrads[s.index].dataSync() as Float32Array,
+  }));
+  const theirs = ranges.slice(1).map((_, i) =>
+    pool.gramColumns(i, indices, host)
+  );
+  const [lo0, hi0] = ranges[0];
+  const mine = sites.map((s) =>
+    s.math.gramColumns!(
+      whole.captures[s.index],
+      whole.outGrads[s.index],
+      m,
+      lo0,
+      hi0,
+    )
+  );
+  const blocks = await Promise.all(theirs);
+  sites.forEach((s, j) => {
+    whole.captures[s.index].gram = tf.concat(
+      [
+        mine[j],
+        ...blocks.map((b, i) => {
+          const [lo, hi] = ranges[i + 1];
+          return tf.tensor2d(b[j], [m, hi - lo]);
+        }),
+      ],
+      1,
+    );
+  });
 }
 
 /** The whole batch's captures and output gradients, shard 0's rows first. */

@@ -72,6 +72,15 @@ export type ToShard =
     type: "direction";
     weights_of_samples: ShardWeights;
   }
+  | {
+    /**
+     * This shard's block of columns of K, for each site listed, from the
+     * whole batch's captures (each shard's rows in order).
+     */
+    type: "gram_columns";
+    sites: number[];
+    captures: HostCapture[];
+  }
   | { type: "close" };
 
 export type FromShard =
@@ -84,7 +93,12 @@ export type FromShard =
     direction?: HostSiteGrad[];
     captures?: HostCapture[];
   }
-  | { type: "direction"; direction: HostSiteGrad[] };
+  | { type: "direction"; direction: HostSiteGrad[] }
+  | {
+    type: "gram_columns";
+    /** Per site listed, K's columns [lo, hi) as an (M, hi - lo) block. */
+    columns: Float32Array[];
+  };
 
 /** `m` rows cut into `shards` contiguous ranges, sizes differing by at most one. */
 export function shardRanges(m: number, shards: number): [number, number][] {

@@ -6,6 +6,7 @@
  */
 import type {
   FromShard,
+  HostCapture,
   HostSiteGrad,
   ShardWeights,
   ToShard,
@@ -109,6 +110,20 @@ export class ShardPool {
   }
 
   /** Terminates every shard; safe to call twice. */
+  /** Shard `i`'s columns of each listed site's Gram, from the whole batch's captures. */
+  async gramColumns(
+    i: number,
+    sites: number[],
+    captures: HostCapture[],
+  ): Promise<Float32Array[]> {
+    const answer = await this.shards[i].request({
+      type: "gram_columns",
+      sites,
+      captures,
+    });
+    return (answer as Extract<FromShard, { type: "gram_columns" }>).columns;
+  }
+
   close(): void {
     for (const s of this.shards.splice(0)) {
       s.close();

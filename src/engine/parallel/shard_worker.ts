@@ -152,6 +152,33 @@ async function handle(msg: ToShard): Promise<void> {
       send({ type: "direction", direction: dirs }, transferables(dirs));
       return;
     }
+    case "gram_columns": {
+      const l = last!;
+      const sites = replica!.model.trainable;
+      const columns = hostScope(() =>
+        msg.sites.map((index, j) => {
+          const c = msg.captures[j];
+          const inputs = tf.tensor2d(
+            c.inputs.data,
+            c.inputs.shape as [number, number],
+          );
+          const units = sites[index].units;
+          const e = tf.tensor2d(c.outGrad, [c.outGrad.length / units, units]);
+          return sites[index].math.gramColumns!(
+            { inputs, positions: 1 },
+            e,
+            l.m,
+            l.lo,
+            l.hi,
+          ).dataSync() as Float32Array;
+        })
+      );
+      send(
+        { type: "gram_columns", columns },
+        columns.map((c) => c.buffer as ArrayBuffer),
+      );
+      return;
+    }
     case "close":
       forget();
       replica?.model.dispose();
