@@ -74,6 +74,10 @@ export async function parallelStep(input: ParallelStepInput): Promise<number> {
       gather: plan.gather,
     })
   );
+  // Awaited below; should this thread's own part throw first, they are
+  // left behind, and a shard closed with the run must not then surface as
+  // an unhandled rejection.
+  for (const s of stepped) s.catch(() => {});
   const [lo0, hi0] = ranges[0];
   let local: SiteCapture[] = [];
   tf.engine().startScope();
