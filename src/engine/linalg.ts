@@ -223,13 +223,6 @@ function vectorDot(u: Float64Array, v: Float64Array): number {
   return s;
 }
 
-/** Frobenius norm of a flat matrix. */
-export function frobeniusNorm(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return Math.sqrt(s);
-}
-
 /** Eigenvalues and unit eigenvectors of a symmetric matrix: row k of `vectors` belongs to `values[k]`. */
 export interface SymmetricEigen {
   values: Float64Array;

@@ -42,14 +42,22 @@ export function stepGrads(
   const pass: ForwardPass = { mode: "train", captures, seed };
   // Plain parameters (batch norm) get their gradient from autograd with the
   // probes'; without them this is the probes alone.
-  const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
-    meanLoss(
-      loss,
-      model.forward(xb, { ...pass, probes: ps.slice(0, sites) }),
-      yb,
-      xb,
-    )
-  )([...probes, ...model.plain.map((p) => p.variable)]);
+  let value: tf.Scalar, grads: tf.Tensor[];
+  try {
+    ({ value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
+      meanLoss(
+        loss,
+        model.forward(xb, { ...pass, probes: ps.slice(0, sites) }),
+        yb,
+        xb,
+      )
+    )([...probes, ...model.plain.map((p) => p.variable)]));
+  } catch (err) {
+    // Captured inputs are kept past the caller's scope; a failed pass
+    // hands none back, so it frees them.
+    for (const c of captures) c.inputs.dispose();
+    throw err;
+  }
   const outGrads = grads.slice(0, sites).map((g, i) => {
     const e = tf.reshape(g, [-1, model.trainable[i].units]) as tf.Tensor2D;
     return share === 1 ? e : tf.mul(e, share) as tf.Tensor2D;

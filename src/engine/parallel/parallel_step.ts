@@ -85,21 +85,13 @@ export async function parallelStep(input: ParallelStepInput): Promise<number> {
     const { x, y } = input.split.rows(input.start + lo0, hi0 - lo0);
     const g = stepGrads(model, input.loss, x, y, input.seed, (hi0 - lo0) / m);
     local = g.captures;
+    const localPart = (w: ShardWeights): SiteGrad[] =>
+      partialDirections(model.trainable, local, g.outGrads, w, m, lo0, hi0);
     // This thread's part while the shards work on theirs.
-    const early = plan.gather ? undefined : partialDirections(
-      model.trainable,
-      local,
-      g.outGrads,
-      plan.weights,
-      m,
-      lo0,
-      hi0,
-    );
+    const early = plan.gather ? undefined : localPart(plan.weights);
     const answers = await Promise.all(stepped);
     const localLoss = g.value.dataSync()[0] * (hi0 - lo0);
     const loss = answers.reduce((sum, a) => sum + a.loss_sum, localLoss) / m;
-    const localPart = (w: ShardWeights): SiteGrad[] =>
-      partialDirections(model.trainable, local, g.outGrads, w, m, lo0, hi0);
     const shards: ShardReduction = {
       directions(w) {
         if (early && !plan.gather && sameWeights(w, plan.weights)) {
