@@ -218,6 +218,21 @@ Deno.test("train CLI --threads 2 trains data-parallel to the same counters", asy
     assert.deepEqual(results[1].counters, results[0].counters);
     const [a, b] = results.map((r) => r.final.train_loss);
     assert.ok(Math.abs(a - b) < 1e-3 * a, `${a} vs ${b}`);
+    // The flag reaches the engine: a run it cannot split says so.
+    await Deno.writeTextFile(
+      config,
+      JSON.stringify({
+        ...CONFIG,
+        epochs: 1,
+        optimizer: { name: "kfac", lr: 0.01 },
+      }),
+    );
+    const kfac = await runCli(["--config", config, "--threads", "2"]);
+    assert.equal(kfac.code, 0, kfac.stderr);
+    const logs = kfac.stdout.trim().split("\n").map((l) => JSON.parse(l))
+      .filter((e) => e.type === "log");
+    assert.equal(logs.length, 1);
+    assert.match(logs[0].data.message, /training on 1 thread, not 2: kfac/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

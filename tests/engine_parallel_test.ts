@@ -31,13 +31,18 @@ const FNGD = {
   staleness_samples: 1,
 } as const;
 
-/** The final weights and result of `spec` on `threads` threads. */
+/**
+ * The final weights and result of `spec` on `threads` threads, and how many
+ * shard workers were running while it trained.
+ */
 async function run(spec: JobSpec, threads: number) {
   await initBackend("wasm");
   let weights: Record<string, Float32Array> = {};
+  let shards = 0;
   const { result, events } = await trainRecording(spec, {
     threads,
     onCheckpoint: (cp) => {
+      shards = Math.max(shards, ShardPool.live);
       weights = Object.fromEntries(
         Object.entries(cp.weights).map(([k, v]) => [k, v.data]),
       );
@@ -45,13 +50,16 @@ async function run(spec: JobSpec, threads: number) {
     },
   });
   const logs = events.flatMap((e) => e.type === "log" ? [e.data.message] : []);
-  return { weights, result, logs };
+  return { weights, result, logs, shards };
 }
 
 async function assertSameRun(spec: JobSpec, tolerance: number) {
   const one = await run(spec, 1);
   const two = await run(spec, 2);
   assert.deepEqual(two.logs.filter((m) => /thread/.test(m)), []);
+  // The two-thread run really had a shard worker (and the other none).
+  assert.equal(one.shards, 0);
+  assert.equal(two.shards, 1);
   assert.deepEqual(Object.keys(two.weights), Object.keys(one.weights));
   for (const [name, w] of Object.entries(one.weights)) {
     const err = relativeError(two.weights[name], w);
@@ -127,6 +135,7 @@ Deno.test("runs that cannot be split train on one thread and say why", async (t)
       const two = await run(spec, 2);
       assert.equal(two.logs.length, one.logs.length + 1);
       assert.match(two.logs.find((m) => /thread/.test(m))!, why);
+      assert.equal(two.shards, 0);
       // The one-thread path, unchanged: identical weights.
       for (const [name, w] of Object.entries(one.weights)) {
         assert.deepEqual(two.weights[name], w);

@@ -136,6 +136,19 @@ Deno.test("FNGD_THREADS=2: a worker trains data-parallel to what one thread gets
     assert.deepEqual(result.counters, one.counters);
     const [a, b] = [result.final.train_loss, one.final.train_loss];
     assert.ok(Math.abs(a - b) <= 1e-4 * b, `${a} vs ${b}`);
+    // The setting reaches the engine: a run it cannot split says so.
+    const kfac = await createJob(t.db, {
+      tenant: "t",
+      spec: { ...mlpSpec(1, 256), optimizer: { name: "kfac", lr: 0.01 } },
+    });
+    assert.equal(
+      (await untilTerminal(t, kfac.job.id, 60_000)).status,
+      "succeeded",
+    );
+    const logs = (await listJobEvents(t.db, kfac.job.id, { limit: 1000 }))
+      .filter((e) => e.type === "log").map((e) => e.data.message);
+    assert.equal(logs.length, 1);
+    assert.match(String(logs[0]), /training on 1 thread, not 2: kfac/);
   } finally {
     await worker.stop();
     await t.close();
