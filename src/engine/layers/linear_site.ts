@@ -24,11 +24,59 @@ import type {
   WeightSite,
 } from "./kind.ts";
 import { chooseGramMethod, type GramMethod, kfacSizes } from "./linear_cost.ts";
+import {
+  hostRowProductsAvailable,
+  rowProducts,
+} from "../kernels/row_products.ts";
 
 /**
- * `A^T`, computed once per capture: the weight gradient and the Gram matrix
- * both need it, and a 128 x 784 transpose costs 0.4 ms on wasm. The cached
- * tensor belongs to the step's tidy, like the capture's other intermediates.
+ * Backends whose tensors live in this thread's memory, where reading A and
+ * E out for the host kernel costs a copy and no transfer; on them the
+ * one-position Gram comes from {@link hostOnePositionGram}.
+ */
+const HOST_GRAM_BACKENDS = new Set(["wasm", "cpu"]);
+
+function useHostGram(): boolean {
+  return HOST_GRAM_BACKENDS.has(tf.getBackend()) && hostRowProductsAvailable();
+}
+
+/**
+ * Columns [lo, hi) of `(A A^T + 1) o (E E^T) M^2` (all of it by default),
+ * by the host row-products kernel: no transpose, no repacking, and only
+ * half the blocks of a whole (symmetric) Gram. The Hadamard products run
+ * here in double precision on the float32 products.
+ */
+function hostOnePositionGram(
+  cap: SiteCapture,
+  e: tf.Tensor2D,
+  m: number,
+  lo = 0,
+  hi = m,
+): tf.Tensor2D {
+  const [rows, k] = cap.inputs.shape;
+  const units = e.shape[1];
+  const a = cap.inputs.dataSync() as Float32Array;
+  const g = e.dataSync() as Float32Array;
+  const whole = lo === 0 && hi === rows;
+  const n = hi - lo;
+  const aa = whole ? rowProducts(a, rows, k) : rowProducts(a, rows, k, {
+    rows: a.subarray(lo * k, hi * k),
+    n,
+  });
+  const ee = whole ? rowProducts(g, rows, units) : rowProducts(g, rows, units, {
+    rows: g.subarray(lo * units, hi * units),
+    n,
+  });
+  const m2 = m * m;
+  for (let i = 0; i < aa.length; i++) aa[i] = (aa[i] + 1) * ee[i] * m2;
+  return tf.tensor2d(aa, [rows, n]);
+}
+
+/**
+ * `A^T`, computed once per capture: the weight gradient and, off the host
+ * kernel's backends, the Gram matrix both need it, and a 128 x 784
+ * transpose costs 0.4 ms on wasm. The cached tensor belongs to the step's
+ * tidy, like the capture's other intermediates.
  */
 function inputsTransposed(cap: SiteCapture): tf.Tensor2D {
   cap.inputsT ??= tf.transpose(cap.inputs);
@@ -99,6 +147,7 @@ export function gramMatrix(
   if (cap.gram) return cap.gram;
   const m2 = m * m; // e is mean-scaled: E E^T (per-sample) = m^2 e e^T
   if (cap.positions === 1) {
+    if (useHostGram()) return hostOnePositionGram(cap, e, m);
     const aa = tf.add(tf.matMul(cap.inputs, inputsTransposed(cap)), 1);
     const ee = matMulT(e, e, false, true);
     return tf.mul(tf.mul(aa, ee), m2);
@@ -135,6 +184,7 @@ function gramColumns(
   lo: number,
   hi: number,
 ): tf.Tensor2D {
+  if (useHostGram()) return hostOnePositionGram(cap, e, m, lo, hi);
   const rows = hi - lo;
   const a = tf.slice(cap.inputs, [lo, 0], [rows, -1]);
   const eh = tf.slice(e, [lo, 0], [rows, -1]);
