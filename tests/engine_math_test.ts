@@ -21,6 +21,7 @@ import {
   LINEAR_SITE_MATH,
 } from "../src/engine/layers/linear_site.ts";
 import { EngineError, initBackend } from "../src/engine/mod.ts";
+import { foldedStrips } from "../src/engine/parallel/shard_messages.ts";
 import { Rng } from "../src/engine/rng.ts";
 import { gaussSolve, relativeError } from "./_engine.ts";
 
@@ -262,7 +263,7 @@ Deno.test("conv Gram: per-sample and pairwise formulas agree with an explicit U^
   });
 });
 
-Deno.test("dense Gram by column blocks, as data-parallel shards compute it, joins into the whole Gram", async () => {
+Deno.test("dense Gram by folded lower strips, as data-parallel shards compute it, mirrors into the whole Gram", async () => {
   await initBackend("wasm");
   const m = 10, k = 7, units = 3;
   tf.tidy(() => {
@@ -270,13 +271,47 @@ Deno.test("dense Gram by column blocks, as data-parallel shards compute it, join
     const e = tf.randomNormal([m, units], 0, 1, "float32", 4) as tf.Tensor2D;
     const cap = { inputs: a, positions: 1 };
     const whole = gramMatrix(cap, e, m).dataSync();
-    const blocks = [[0, 4], [4, 7], [7, 10]].map(([lo, hi]) =>
-      LINEAR_SITE_MATH.gramColumns!(cap, e, m, lo, hi)
-    );
-    const joined = tf.concat(blocks, 1).dataSync();
-    assert.ok(relativeError(joined, whole) < 1e-6);
+    for (const parts of [2, 3, 6]) {
+      const joined = new Float32Array(m * m).fill(NaN);
+      for (const strips of foldedStrips(m, parts)) {
+        for (const [lo, hi] of strips) {
+          const block = LINEAR_SITE_MATH.gramStrip!(cap, e, m, lo, hi);
+          assert.deepEqual(block.shape, [m - lo, hi - lo]);
+          const v = block.dataSync();
+          for (let r = lo; r < m; r++) {
+            for (let c = lo; c < hi; c++) {
+              joined[r * m + c] =
+                joined[c * m + r] =
+                  v[(r - lo) * (hi - lo) + c - lo];
+            }
+          }
+        }
+      }
+      // Every entry written (NaN would fail), and equal to the whole.
+      assert.ok(relativeError(joined, whole) < 1e-6, `${parts} parts`);
+    }
     // A capture that carries its Gram hands it back as it is.
-    const carried = { ...cap, gram: tf.concat(blocks, 1) as tf.Tensor2D };
+    const carried = { ...cap, gram: tf.tensor2d(whole, [m, m]) };
     assert.equal(gramMatrix(carried, e, m), carried.gram);
   });
+});
+
+Deno.test("foldedStrips covers every column once and deals the lower triangle evenly", () => {
+  for (const [m, parts] of [[128, 2], [128, 3], [10, 4], [3, 2], [1, 2]]) {
+    const dealt = foldedStrips(m, parts);
+    assert.equal(dealt.length, parts);
+    const seen = new Array(m).fill(0);
+    const shares = dealt.map((strips) =>
+      strips.reduce((sum, [lo, hi]) => {
+        for (let c = lo; c < hi; c++) seen[c]++;
+        return sum + (m - lo) * (hi - lo);
+      }, 0)
+    );
+    assert.deepEqual(seen, new Array(m).fill(1), `${m} over ${parts}`);
+    if (m >= 2 * parts) {
+      // Equal up to the rounding of strip widths.
+      const spread = Math.max(...shares) - Math.min(...shares);
+      assert.ok(spread <= 2 * m, `${m} over ${parts}: ${shares}`);
+    }
+  }
 });

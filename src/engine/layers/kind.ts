@@ -213,11 +213,12 @@ export interface SiteMath {
   /** The per-sample Gram matrix `K = U^T U` (M x M), bias included. */
   gram(cap: SiteCapture, e: tf.Tensor2D, m: number): tf.Tensor2D;
   /**
-   * Columns [lo, hi) of K (M x (hi - lo)), for sites with one position per
-   * sample: data-parallel shards compute K a block of columns each. Absent
-   * where a block costs as much as the whole.
+   * The lower strip of K at columns [lo, hi): its rows [lo, M), as an
+   * (M - lo) x (hi - lo) block, for sites with one position per sample.
+   * Data-parallel shards compute K's lower triangle a few strips each.
+   * Absent where a strip costs as much as the whole.
    */
-  gramColumns?(
+  gramStrip?(
     cap: SiteCapture,
     e: tf.Tensor2D,
     m: number,

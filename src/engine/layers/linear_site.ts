@@ -41,35 +41,36 @@ function useHostGram(): boolean {
 }
 
 /**
- * Columns [lo, hi) of `(A A^T + 1) o (E E^T) M^2` (all of it by default),
- * by the host row-products kernel: no transpose, no repacking, and only
- * half the blocks of a whole (symmetric) Gram. The Hadamard products run
- * here in double precision on the float32 products.
+ * `(A A^T + 1) o (E E^T) M^2` by the host row-products kernel, whole
+ * (computing half the blocks, by symmetry) or as the lower strip at
+ * columns [lo, hi) (see {@link gramStrip}): no transpose and no repacking.
+ * The Hadamard products run here in double precision on the float32
+ * products.
  */
 function hostOnePositionGram(
   cap: SiteCapture,
   e: tf.Tensor2D,
   m: number,
-  lo = 0,
-  hi = m,
+  strip?: [number, number],
 ): tf.Tensor2D {
   const [rows, k] = cap.inputs.shape;
   const units = e.shape[1];
   const a = cap.inputs.dataSync() as Float32Array;
   const g = e.dataSync() as Float32Array;
-  const whole = lo === 0 && hi === rows;
-  const n = hi - lo;
-  const aa = whole ? rowProducts(a, rows, k) : rowProducts(a, rows, k, {
-    rows: a.subarray(lo * k, hi * k),
-    n,
-  });
-  const ee = whole ? rowProducts(g, rows, units) : rowProducts(g, rows, units, {
-    rows: g.subarray(lo * units, hi * units),
-    n,
-  });
+  const [lo, hi] = strip ?? [0, rows];
+  const below = rows - lo;
+  const products = (x: Float32Array, width: number) =>
+    strip
+      ? rowProducts(x.subarray(lo * width), below, width, {
+        rows: x.subarray(lo * width, hi * width),
+        n: hi - lo,
+      })
+      : rowProducts(x, rows, width);
+  const aa = products(a, k);
+  const ee = products(g, units);
   const m2 = m * m;
   for (let i = 0; i < aa.length; i++) aa[i] = (aa[i] + 1) * ee[i] * m2;
-  return tf.tensor2d(aa, [rows, n]);
+  return tf.tensor2d(aa, [below, hi - lo]);
 }
 
 /**
@@ -174,22 +175,33 @@ export function gramMatrix(
 }
 
 /**
- * Columns [lo, hi) of one position's Gram matrix:
- * `(A A_h^T + 1) o (E E_h^T) M^2` with `A_h`, `E_h` rows [lo, hi).
+ * The lower strip of one position's Gram matrix at columns [lo, hi): its
+ * rows [lo, M), an (M - lo) x (hi - lo) block of
+ * `(A A^T + 1) o (E E^T) M^2`. Strips over a partition of the columns
+ * hold the lower triangle, which K's symmetry completes.
  */
-function gramColumns(
+function gramStrip(
   cap: SiteCapture,
   e: tf.Tensor2D,
   m: number,
   lo: number,
   hi: number,
 ): tf.Tensor2D {
-  if (useHostGram()) return hostOnePositionGram(cap, e, m, lo, hi);
-  const rows = hi - lo;
-  const a = tf.slice(cap.inputs, [lo, 0], [rows, -1]);
-  const eh = tf.slice(e, [lo, 0], [rows, -1]);
-  const aa = tf.add(tf.matMul(cap.inputs, tf.transpose(a)), 1);
-  const ee = tf.matMul(e, tf.transpose(eh));
+  if (useHostGram()) return hostOnePositionGram(cap, e, m, [lo, hi]);
+  const below = cap.inputs.shape[0] - lo;
+  const rowsOf = (x: tf.Tensor2D, from: number, count: number) =>
+    tf.slice(x, [from, 0], [count, -1]);
+  const aa = tf.add(
+    tf.matMul(
+      rowsOf(cap.inputs, lo, below),
+      tf.transpose(rowsOf(cap.inputs, lo, hi - lo)),
+    ),
+    1,
+  );
+  const ee = tf.matMul(
+    rowsOf(e, lo, below),
+    tf.transpose(rowsOf(e, lo, hi - lo)),
+  );
   return tf.mul(tf.mul(aa, ee), m * m);
 }
 
@@ -284,7 +296,7 @@ export const LINEAR_SITE_MATH: SiteMath = {
   meanGradient,
   weightedGradient,
   gram: (cap, e, m) => gramMatrix(cap, e, m),
-  gramColumns,
+  gramStrip,
   gramDiagonal,
   kfacSizes,
   kfacFactors,

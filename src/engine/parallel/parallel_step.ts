@@ -23,6 +23,7 @@ import type {
 import type { LossName } from "../spec_fields.ts";
 import { stepGrads } from "../step_grads.ts";
 import {
+  foldedStrips,
   type HostCapture,
   type HostSiteGrad,
   shardRanges,
@@ -106,7 +107,7 @@ export async function parallelStep(input: ParallelStepInput): Promise<number> {
       ? joinCaptures(local, g.outGrads, answers)
       : { captures: local, outGrads: g.outGrads };
     if (plan.gather && plan.grams) {
-      await assembleGrams(pool, model, whole, ranges, m);
+      await assembleGrams(pool, model, whole, ranges.length, m);
     }
     const ctx: StepContext = {
       epoch: input.epoch,
@@ -137,53 +138,70 @@ function sum(mine: SiteGrad[], parts: HostSiteGrad[][]): SiteGrad[] {
 }
 
 /**
- * Each site's Gram from blocks of columns, one block per shard (this
- * thread's too, meanwhile), where the site's math has such blocks; the
- * sites' captures then carry it (`SiteCapture.gram`). The Gram products are
- * most of an inversion step's extra cost, which this splits.
+ * Each site's Gram from lower strips, dealt over the shards and this thread
+ * by {@link foldedStrips} so that each computes an equal share of the lower
+ * triangle, where the site's math has strips; the sites' captures then
+ * carry it (`SiteCapture.gram`). The Gram products are most of an
+ * inversion step's extra cost, which this splits.
  */
 async function assembleGrams(
   pool: ShardPool,
   model: SequentialModel,
   whole: { captures: SiteCapture[]; outGrads: tf.Tensor2D[] },
-  ranges: [number, number][],
+  parts: number,
   m: number,
 ): Promise<void> {
   const sites = model.trainable.filter((s) =>
-    s.math.gramColumns && whole.captures[s.index].positions === 1
+    s.math.gramStrip && whole.captures[s.index].positions === 1
   );
-  if (sites.length === 0 || ranges.length < 2) return;
+  if (sites.length === 0 || parts < 2) return;
+  const dealt = foldedStrips(m, parts);
   const indices = sites.map((s) => s.index);
   const host = sites.map((s) => ({
     inputs: hostTensor(whole.captures[s.index].inputs),
     outGrad: whole.outGrads[s.index].dataSync() as Float32Array,
   }));
-  const theirs = ranges.slice(1).map((_, i) =>
-    pool.gramColumns(i, indices, host)
+  const theirs = dealt.slice(1).map((strips, i) =>
+    pool.gramStrips(i, indices, host, strips)
   );
-  const [lo0, hi0] = ranges[0];
-  const mine = sites.map((s) =>
-    s.math.gramColumns!(
-      whole.captures[s.index],
-      whole.outGrads[s.index],
-      m,
-      lo0,
-      hi0,
+  const mine = sites.flatMap((s) =>
+    dealt[0].map(([lo, hi]) =>
+      s.math.gramStrip!(
+        whole.captures[s.index],
+        whole.outGrads[s.index],
+        m,
+        lo,
+        hi,
+      ).dataSync() as Float32Array
     )
   );
-  const blocks = await Promise.all(theirs);
+  const answers = [mine, ...await Promise.all(theirs)];
   sites.forEach((s, j) => {
-    whole.captures[s.index].gram = tf.concat(
-      [
-        mine[j],
-        ...blocks.map((b, i) => {
-          const [lo, hi] = ranges[i + 1];
-          return tf.tensor2d(b[j], [m, hi - lo]);
-        }),
-      ],
-      1,
+    const gram = new Float32Array(m * m);
+    dealt.forEach((strips, part) =>
+      strips.forEach((strip, t) =>
+        mirrorStrip(gram, m, strip, answers[part][j * strips.length + t])
+      )
     );
+    whole.captures[s.index].gram = tf.tensor2d(gram, [m, m]);
   });
+}
+
+/** Writes the lower strip at columns [lo, hi) into `gram` (M x M) and its mirror. */
+function mirrorStrip(
+  gram: Float32Array,
+  m: number,
+  [lo, hi]: [number, number],
+  block: Float32Array,
+): void {
+  const width = hi - lo;
+  for (let r = lo; r < m; r++) {
+    for (let c = lo; c < hi; c++) {
+      const v = block[(r - lo) * width + c - lo];
+      gram[r * m + c] = v;
+      gram[c * m + r] = v;
+    }
+  }
 }
 
 /** The whole batch's captures and output gradients, shard 0's rows first. */

@@ -74,12 +74,13 @@ export type ToShard =
   }
   | {
     /**
-     * This shard's block of columns of K, for each site listed, from the
-     * whole batch's captures (each shard's rows in order).
+     * Lower strips of K at these column ranges, for each site listed, from
+     * the whole batch's captures (each shard's rows in order).
      */
-    type: "gram_columns";
+    type: "gram_strips";
     sites: number[];
     captures: HostCapture[];
+    strips: [number, number][];
   }
   | { type: "close" };
 
@@ -95,10 +96,31 @@ export type FromShard =
   }
   | { type: "direction"; direction: HostSiteGrad[] }
   | {
-    type: "gram_columns";
-    /** Per site listed, K's columns [lo, hi) as an (M, hi - lo) block. */
-    columns: Float32Array[];
+    type: "gram_strips";
+    /**
+     * Site-major, per site listed then per strip [lo, hi): K's rows
+     * [lo, M) at those columns, an (M - lo, hi - lo) block.
+     */
+    blocks: Float32Array[];
   };
+
+/**
+ * K's columns cut into `2 parts` strips and dealt in folded pairs, strip h
+ * with strip `2 parts - 1 - h`: the lower strip at columns [lo, hi) has
+ * M - lo rows, so each pair holds an equal share of the lower triangle.
+ * Empty strips (M < 2 parts) are left out.
+ */
+export function foldedStrips(
+  m: number,
+  parts: number,
+): [number, number][][] {
+  const strips = shardRanges(m, 2 * parts);
+  return Array.from(
+    { length: parts },
+    (_, h) =>
+      [strips[h], strips[2 * parts - 1 - h]].filter(([lo, hi]) => hi > lo),
+  );
+}
 
 /** `m` rows cut into `shards` contiguous ranges, sizes differing by at most one. */
 export function shardRanges(m: number, shards: number): [number, number][] {

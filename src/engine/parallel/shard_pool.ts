@@ -110,18 +110,23 @@ export class ShardPool {
   }
 
   /** Terminates every shard; safe to call twice. */
-  /** Shard `i`'s columns of each listed site's Gram, from the whole batch's captures. */
-  async gramColumns(
+  /**
+   * Shard `i`'s lower strips of each listed site's Gram, from the whole
+   * batch's captures: site-major, then strip by strip.
+   */
+  async gramStrips(
     i: number,
     sites: number[],
     captures: HostCapture[],
+    strips: [number, number][],
   ): Promise<Float32Array[]> {
     const answer = await this.shards[i].request({
-      type: "gram_columns",
+      type: "gram_strips",
       sites,
       captures,
+      strips,
     });
-    return (answer as Extract<FromShard, { type: "gram_columns" }>).columns;
+    return (answer as Extract<FromShard, { type: "gram_strips" }>).blocks;
   }
 
   close(): void {

@@ -152,11 +152,11 @@ async function handle(msg: ToShard): Promise<void> {
       send({ type: "direction", direction: dirs }, transferables(dirs));
       return;
     }
-    case "gram_columns": {
+    case "gram_strips": {
       const l = last!;
       const sites = replica!.model.trainable;
-      const columns = hostScope(() =>
-        msg.sites.map((index, j) => {
+      const blocks = hostScope(() =>
+        msg.sites.flatMap((index, j) => {
           const c = msg.captures[j];
           const inputs = tf.tensor2d(
             c.inputs.data,
@@ -164,18 +164,20 @@ async function handle(msg: ToShard): Promise<void> {
           );
           const units = sites[index].units;
           const e = tf.tensor2d(c.outGrad, [c.outGrad.length / units, units]);
-          return sites[index].math.gramColumns!(
-            { inputs, positions: 1 },
-            e,
-            l.m,
-            l.lo,
-            l.hi,
-          ).dataSync() as Float32Array;
+          return msg.strips.map(([lo, hi]) =>
+            sites[index].math.gramStrip!(
+              { inputs, positions: 1 },
+              e,
+              l.m,
+              lo,
+              hi,
+            ).dataSync() as Float32Array
+          );
         })
       );
       send(
-        { type: "gram_columns", columns },
-        columns.map((c) => c.buffer as ArrayBuffer),
+        { type: "gram_strips", blocks },
+        blocks.map((b) => b.buffer as ArrayBuffer),
       );
       return;
     }
