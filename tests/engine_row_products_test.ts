@@ -16,7 +16,7 @@ import {
 } from "../src/engine/layers/linear_site.ts";
 import { initBackend } from "../src/engine/mod.ts";
 import { Rng } from "../src/engine/rng.ts";
-import { compileKernel, kernelModule, KERNELS } from "../src/kernels_gen.ts";
+import { compileKernel, kernelModule, KERNELS } from "../src/kernel_build.ts";
 
 function randomRows(rows: number, k: number, seed: number): Float32Array {
   const rng = new Rng(seed);

@@ -17,6 +17,7 @@ const ENTRY_POINTS = [
   "src/api_main.ts",
   "src/serve.ts",
   "src/openapi_gen.ts",
+  "src/kernels_gen.ts",
   "src/worker_main.ts",
   "src/supervisor_main.ts",
   // src/cli/_*.ts are the CLIs' helpers, not programs.
