@@ -95,7 +95,7 @@ function fitSchedule(input: Record<string, unknown>, epochs: number): string[] {
  * The first `limit` training samples (token rows and masks too, for
  * sequences) and the first `testLimit` test samples (their text pairs too).
  */
-function firstSamples(
+export function firstSamples(
   data: Dataset,
   limit: number | undefined,
   testLimit?: number,

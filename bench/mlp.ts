@@ -10,6 +10,8 @@
  * The machine is noisy, so the whole list runs `rounds` times interleaved
  * (sgd, fngd, ..., fit, sgd, fngd, ...) and each row averages all its epochs;
  * test accuracy is from the last round (every round trains the same seeds).
+ * The engine's rows also time every step, and the targets are given again
+ * as ratios of median steps, which bursts of load move much less.
  */
 import * as tf from "@tensorflow/tfjs";
 import {
@@ -22,9 +24,10 @@ import {
 } from "../src/engine/mod.ts";
 import { resolveDataset } from "../workers/resolve_dataset.ts";
 import { splitData } from "../src/engine/batches.ts";
-import { parseVariant } from "./config_bench.ts";
+import { firstSamples, parseVariant } from "./config_bench.ts";
 import {
   meanSeconds,
+  medianStepMs,
   ratioText,
   type Row,
   RowSet,
@@ -138,11 +141,24 @@ async function runEngine(
   threads = 1,
 ): Promise<Row> {
   const epochsSeen: EpochEventData[] = [];
+  const stepMs: Record<string, number[]> = {};
+  let lastStep: { epoch: number; step: number; at: number } | undefined;
   const name = threadedName(label, threads);
   const spec = specWith(optimizerFor(label), epochs, batchSize);
   const result = await train(spec, data, {
     threads,
+    // Every step reports, so that steps can be timed one by one: a median
+    // step shrugs off the bursts of a noisy machine that move epoch means.
+    stepEventIntervalMs: 0,
     onEvent: (e) => {
+      if (e.type === "step") {
+        const at = performance.now();
+        const { epoch, step, phase } = e.data;
+        if (lastStep?.epoch === epoch && lastStep.step === step - 1) {
+          (stepMs[phase] ??= []).push(at - lastStep.at);
+        }
+        lastStep = { epoch, step, at };
+      }
       if (e.type === "epoch") {
         epochsSeen.push(e.data);
         console.error(
@@ -158,6 +174,7 @@ async function runEngine(
     epochs: epochsSeen,
     testAccuracy: result.final.test_accuracy,
     counters: { ...result.counters },
+    stepMs,
   };
 }
 
@@ -227,10 +244,16 @@ async function runFit(
 export async function benchMlp(opts: MlpBenchOptions): Promise<string> {
   const { epochs, limit, backend, rounds } = opts;
   const full = await resolveDataset({ name: "fashion-mnist", limit });
+  const names = opts.optimizers.split(",");
+  // Untimed: the first run of the process would otherwise pay for JIT
+  // compilation and kernel setup, and sgd runs first.
+  const few = firstSamples(full, Math.ceil((3 * opts.batchSize) / 0.9));
+  console.error("warm-up (2 epochs of 3 batches each)");
+  for (const name of names) await runEngine(name, few, 2, opts.batchSize);
   const set = new RowSet();
   for (let round = 1; round <= rounds; round++) {
     console.error(`round ${round} of ${rounds}`);
-    for (const name of opts.optimizers.split(",")) {
+    for (const name of names) {
       set.record(await runEngine(name, full, epochs, opts.batchSize));
       if (opts.threads > 1 && (name === "sgd" || name === "fngd")) {
         set.record(
@@ -251,6 +274,7 @@ export async function benchMlp(opts: MlpBenchOptions): Promise<string> {
     "",
     `Command: \`${opts.command}\``,
     runLine({ samples: full.y.length, limit, epochs, rounds }),
+    "Before round 1 every engine optimizer ran 2 untimed epochs of 3 batches (warm-up).",
     "",
     "| optimizer | phase | epochs timed | s/epoch (mean) | min | max | x sgd epoch (means) | test accuracy after last epoch |",
     "|---|---|---|---|---|---|---|---|",
@@ -271,6 +295,7 @@ export async function benchMlp(opts: MlpBenchOptions): Promise<string> {
       (meanSeconds(fit) / sgdEpoch).toFixed(3)
     } (target >= 2)`,
     ...threadLines(opts.threads, byName),
+    ...stepMedianLines(opts.threads, byName),
     ...rows.filter((r) => r.name.split(":")[0] === "kfac").map((r) =>
       `- ${r.name} epoch / fngd inverse_free epoch = ${
         ratioText(meanSeconds(r), meanSeconds(fngd, "inverse_free"))
@@ -289,6 +314,50 @@ export async function benchMlp(opts: MlpBenchOptions): Promise<string> {
   await Deno.writeTextFile(out, report);
   console.error(`wrote ${out}`);
   return out;
+}
+
+/**
+ * The same targets from median steps: each phase's median step over SGD's,
+ * and on `threads` threads over one. Epoch means move with the machine's
+ * bursts (the same command has differed by 0.2 an hour apart); medians of
+ * hundreds of steps much less.
+ */
+function stepMedianLines(
+  threads: number,
+  byName: (n: string) => Row | undefined,
+): string[] {
+  const sgd = medianStepMs(byName("sgd"), "train");
+  if (!Number.isFinite(sgd)) return [];
+  const fngd = byName("fngd");
+  const lines = [
+    "",
+    `Median steps (ms; sgd ${sgd.toFixed(2)}):`,
+    ...(["inverse_free", "inversion"] as const).map((phase) =>
+      `- fngd ${phase} step / sgd step = ${
+        ratioText(medianStepMs(fngd, phase), sgd)
+      } (${medianStepMs(fngd, phase).toFixed(2)} ms; target <= ${
+        phase === "inversion" ? "1.25" : "1.05"
+      })`
+    ),
+  ];
+  if (threads <= 1) return lines;
+  const phases = [["sgd", "train"], ["fngd", "inversion"], [
+    "fngd",
+    "inverse_free",
+  ]] as const;
+  return [
+    ...lines,
+    ...phases.flatMap(([name, phase]) => {
+      const one = medianStepMs(byName(name), phase);
+      const many = medianStepMs(byName(threadedName(name, threads)), phase);
+      if (!Number.isFinite(one) || !Number.isFinite(many)) return [];
+      return [
+        `- ${name} ${phase} step on ${threads} threads / on 1 = ${
+          ratioText(many, one)
+        } (target <= 0.6)`,
+      ];
+    }),
+  ];
 }
 
 /**

@@ -19,6 +19,11 @@ export interface Row {
   staleness?: StalenessEventData[];
   /** Why a round stopped early (e.g. `diverged`), from the last round that failed. */
   error?: string;
+  /**
+   * Milliseconds of each step by phase, all rounds, where the bench timed
+   * steps: the gap between consecutive step events of one epoch.
+   */
+  stepMs?: Record<string, number[]>;
 }
 
 export const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -61,6 +66,10 @@ export class RowSet {
     existing.seconds_by_phase = row.seconds_by_phase;
     existing.staleness = row.staleness;
     if (row.error) existing.error = row.error;
+    for (const [phase, ms] of Object.entries(row.stepMs ?? {})) {
+      existing.stepMs ??= {};
+      (existing.stepMs[phase] ??= []).push(...ms);
+    }
   }
 
   /** The row named `name`, else the first variant of it (`sgd:lr=0.05`). */
@@ -68,6 +77,17 @@ export class RowSet {
     return this.rows.find((r) => r.name === name) ??
       this.rows.find((r) => r.name.split(":")[0] === name);
   }
+}
+
+/** The median step of `row` in `phase` (every phase when omitted), ms; NaN when none. */
+export function medianStepMs(row: Row | undefined, phase?: string): number {
+  const all = phase
+    ? row?.stepMs?.[phase] ?? []
+    : Object.values(row?.stepMs ?? {}).flat();
+  if (all.length === 0) return NaN;
+  const sorted = [...all].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** `x / base` to 3 decimals, or n/a. */
