@@ -186,7 +186,7 @@ export interface SiteCapture {
   inputsT?: tf.Tensor2D;
   /** `[inputs, 1]`, the bias's input column appended, filled on first use. */
   withOnes?: tf.Tensor2D;
-  /** K itself, when data-parallel shards assembled it from their columns. */
+  /** K itself, when data-parallel shards assembled it from their strips. */
   gram?: tf.Tensor2D;
 }
 
@@ -214,17 +214,19 @@ export interface SiteMath {
   gram(cap: SiteCapture, e: tf.Tensor2D, m: number): tf.Tensor2D;
   /**
    * The lower strip of K at columns [lo, hi): its rows [lo, M), as an
-   * (M - lo) x (hi - lo) block, for sites with one position per sample.
-   * Data-parallel shards compute K's lower triangle a few strips each.
-   * Absent where a strip costs as much as the whole.
+   * (M - lo) x (hi - lo) block, from the whole batch's host rows (`inputs`
+   * M x k, `outGrad` M x units), for sites with one position per sample.
+   * Data-parallel shards compute K's lower triangle a few strips each, on
+   * the host kernel (`hostRowProductsAvailable`). Absent where a strip
+   * costs as much as the whole.
    */
   gramStrip?(
-    cap: SiteCapture,
-    e: tf.Tensor2D,
+    inputs: Float32Array,
+    outGrad: Float32Array,
     m: number,
     lo: number,
     hi: number,
-  ): tf.Tensor2D;
+  ): Float32Array;
   /**
    * A per-sample proxy of K's diagonal, (M,), from row norms only:
    * `sum_t (||a_it||^2 + 1) ||e_it||^2` (no `+ 1` without a bias; `||a||` is

@@ -32,7 +32,7 @@ import {
 /**
  * Backends whose tensors live in this thread's memory, where reading A and
  * E out for the host kernel costs a copy and no transfer; on them the
- * one-position Gram comes from {@link hostOnePositionGram}.
+ * one-position Gram comes from {@link hostGram}.
  */
 const HOST_GRAM_BACKENDS = new Set(["wasm", "cpu"]);
 
@@ -41,36 +41,53 @@ function useHostGram(): boolean {
 }
 
 /**
- * `(A A^T + 1) o (E E^T) M^2` by the host row-products kernel, whole
- * (computing half the blocks, by symmetry) or as the lower strip at
- * columns [lo, hi) (see {@link gramStrip}): no transpose and no repacking.
- * The Hadamard products run here in double precision on the float32
- * products.
+ * `(A A^T + 1) o (E E^T) M^2` from host rows (A: rows x k, E: rows x
+ * units; `m` the batch, which scales) by the row-products kernel: whole (half the blocks, by symmetry), or the
+ * lower strip at columns [lo, hi) (see {@link gramStrip}). No transpose
+ * and no repacking; the Hadamard products run in double precision on the
+ * float32 products.
  */
-function hostOnePositionGram(
-  cap: SiteCapture,
-  e: tf.Tensor2D,
+function hostGram(
+  a: Float32Array,
+  e: Float32Array,
+  rows: number,
   m: number,
   strip?: [number, number],
-): tf.Tensor2D {
-  const [rows, k] = cap.inputs.shape;
-  const units = e.shape[1];
-  const a = cap.inputs.dataSync() as Float32Array;
-  const g = e.dataSync() as Float32Array;
-  const [lo, hi] = strip ?? [0, rows];
-  const below = rows - lo;
-  const products = (x: Float32Array, width: number) =>
-    strip
-      ? rowProducts(x.subarray(lo * width), below, width, {
-        rows: x.subarray(lo * width, hi * width),
-        n: hi - lo,
-      })
-      : rowProducts(x, rows, width);
+): Float32Array {
+  const k = a.length / rows;
+  const units = e.length / rows;
+  const products = (x: Float32Array, width: number) => {
+    if (!strip) return rowProducts(x, rows, width);
+    const [lo, hi] = strip;
+    return rowProducts(x.subarray(lo * width), rows - lo, width, {
+      rows: x.subarray(lo * width, hi * width),
+      n: hi - lo,
+    });
+  };
   const aa = products(a, k);
-  const ee = products(g, units);
+  const ee = products(e, units);
   const m2 = m * m;
   for (let i = 0; i < aa.length; i++) aa[i] = (aa[i] + 1) * ee[i] * m2;
-  return tf.tensor2d(aa, [below, hi - lo]);
+  return aa;
+}
+
+/**
+ * The lower strip of one position's Gram matrix at columns [lo, hi), from
+ * the whole batch's host rows (`inputs` M x k, `outGrad` M x units): its
+ * rows [lo, M), an (M - lo) x (hi - lo) block. Strips over a
+ * partition of the columns hold the lower triangle, which K's symmetry
+ * completes.
+ * @throws {Error} where the row-products kernel cannot run (no WebAssembly
+ * SIMD; see {@link hostRowProductsAvailable}).
+ */
+function gramStrip(
+  inputs: Float32Array,
+  outGrad: Float32Array,
+  m: number,
+  lo: number,
+  hi: number,
+): Float32Array {
+  return hostGram(inputs, outGrad, m, m, [lo, hi]);
 }
 
 /**
@@ -148,7 +165,16 @@ export function gramMatrix(
   if (cap.gram) return cap.gram;
   const m2 = m * m; // e is mean-scaled: E E^T (per-sample) = m^2 e e^T
   if (cap.positions === 1) {
-    if (useHostGram()) return hostOnePositionGram(cap, e, m);
+    if (useHostGram()) {
+      const rows = cap.inputs.shape[0];
+      const host = hostGram(
+        cap.inputs.dataSync() as Float32Array,
+        e.dataSync() as Float32Array,
+        rows,
+        m,
+      );
+      return tf.tensor2d(host, [rows, rows]);
+    }
     const aa = tf.add(tf.matMul(cap.inputs, inputsTransposed(cap)), 1);
     const ee = matMulT(e, e, false, true);
     return tf.mul(tf.mul(aa, ee), m2);
@@ -172,37 +198,6 @@ export function gramMatrix(
   const kw = matMulT(perSample, perSample, false, true);
   const kb = matMulT(biasGrads, biasGrads, false, true);
   return tf.mul(tf.add(kw, kb), m2);
-}
-
-/**
- * The lower strip of one position's Gram matrix at columns [lo, hi): its
- * rows [lo, M), an (M - lo) x (hi - lo) block of
- * `(A A^T + 1) o (E E^T) M^2`. Strips over a partition of the columns
- * hold the lower triangle, which K's symmetry completes.
- */
-function gramStrip(
-  cap: SiteCapture,
-  e: tf.Tensor2D,
-  m: number,
-  lo: number,
-  hi: number,
-): tf.Tensor2D {
-  if (useHostGram()) return hostOnePositionGram(cap, e, m, [lo, hi]);
-  const below = cap.inputs.shape[0] - lo;
-  const rowsOf = (x: tf.Tensor2D, from: number, count: number) =>
-    tf.slice(x, [from, 0], [count, -1]);
-  const aa = tf.add(
-    tf.matMul(
-      rowsOf(cap.inputs, lo, below),
-      tf.transpose(rowsOf(cap.inputs, lo, hi - lo)),
-    ),
-    1,
-  );
-  const ee = tf.matMul(
-    rowsOf(e, lo, below),
-    tf.transpose(rowsOf(e, lo, hi - lo)),
-  );
-  return tf.mul(tf.mul(aa, ee), m * m);
 }
 
 /**

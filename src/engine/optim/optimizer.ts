@@ -85,7 +85,7 @@ export interface ShardReduction {
  * shard's part of the direction with these per-sample weights (nothing
  * else is needed), or the whole batch's captures and output gradients
  * gathered, for steps that solve from Gram matrices; with `grams`, every
- * site's Gram is needed, and the shards compute it a block of columns each.
+ * site's Gram is needed, and the shards compute it a few strips each.
  */
 export type ShardPlan =
   | { gather: false; weights: ShardWeights }

@@ -22,6 +22,7 @@ import type {
 } from "../optim/optimizer.ts";
 import type { LossName } from "../spec_fields.ts";
 import { stepGrads } from "../step_grads.ts";
+import { hostRowProductsAvailable } from "../kernels/row_products.ts";
 import {
   foldedStrips,
   type HostCapture,
@@ -154,7 +155,8 @@ async function assembleGrams(
   const sites = model.trainable.filter((s) =>
     s.math.gramStrip && whole.captures[s.index].positions === 1
   );
-  if (sites.length === 0 || parts < 2) return;
+  // Without the kernel each Gram is left to the optimizer, on this thread.
+  if (sites.length === 0 || parts < 2 || !hostRowProductsAvailable()) return;
   const dealt = foldedStrips(m, parts);
   const indices = sites.map((s) => s.index);
   const host = sites.map((s) => ({
@@ -164,15 +166,16 @@ async function assembleGrams(
   const theirs = dealt.slice(1).map((strips, i) =>
     pool.gramStrips(i, indices, host, strips)
   );
-  const mine = sites.flatMap((s) =>
+  const mine = sites.flatMap((s, j) =>
     dealt[0].map(([lo, hi]) =>
+      // A site with strips has float rows (only embeddings take ids).
       s.math.gramStrip!(
-        whole.captures[s.index],
-        whole.outGrads[s.index],
+        host[j].inputs.data as Float32Array,
+        host[j].outGrad,
         m,
         lo,
         hi,
-      ).dataSync() as Float32Array
+      )
     )
   );
   const answers = [mine, ...await Promise.all(theirs)];

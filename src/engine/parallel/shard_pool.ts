@@ -56,6 +56,7 @@ class Shard {
     });
   }
 
+  /** Terminates every shard; safe to call twice. */
   close(): void {
     this.#fail(shardError("the shard was closed"));
     this.#worker.terminate();
@@ -109,7 +110,6 @@ export class ShardPool {
     return (answer as Extract<FromShard, { type: "direction" }>).direction;
   }
 
-  /** Terminates every shard; safe to call twice. */
   /**
    * Shard `i`'s lower strips of each listed site's Gram, from the whole
    * batch's captures: site-major, then strip by strip.
@@ -129,6 +129,7 @@ export class ShardPool {
     return (answer as Extract<FromShard, { type: "gram_strips" }>).blocks;
   }
 
+  /** Terminates every shard; safe to call twice. */
   close(): void {
     for (const s of this.shards.splice(0)) {
       s.close();

@@ -155,25 +155,17 @@ async function handle(msg: ToShard): Promise<void> {
     case "gram_strips": {
       const l = last!;
       const sites = replica!.model.trainable;
-      const blocks = hostScope(() =>
-        msg.sites.flatMap((index, j) => {
-          const c = msg.captures[j];
-          const inputs = tf.tensor2d(
-            c.inputs.data,
-            c.inputs.shape as [number, number],
-          );
-          const units = sites[index].units;
-          const e = tf.tensor2d(c.outGrad, [c.outGrad.length / units, units]);
-          return msg.strips.map(([lo, hi]) =>
-            sites[index].math.gramStrip!(
-              { inputs, positions: 1 },
-              e,
-              l.m,
-              lo,
-              hi,
-            ).dataSync() as Float32Array
-          );
-        })
+      // Host rows in, host blocks out: the kernel needs no tensors.
+      const blocks = msg.sites.flatMap((index, j) =>
+        msg.strips.map(([lo, hi]) =>
+          sites[index].math.gramStrip!(
+            msg.captures[j].inputs.data as Float32Array,
+            msg.captures[j].outGrad,
+            l.m,
+            lo,
+            hi,
+          )
+        )
       );
       send(
         { type: "gram_strips", blocks },
